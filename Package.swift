@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numeric loops are the product: release builds drop bounds checks and overflow traps in the
+// kernels. Debug builds keep every check.
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Relief",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "relief-bench", targets: ["relief-bench"]),
+        .executable(name: "relief-infer", targets: ["relief-infer"]),
+        .executable(name: "data-tools", targets: ["data-tools"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C layer: system libraries through pkg-config, each with a shim for macros Swift cannot import.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        // libpng reports errors with longjmp, which Swift cannot catch: a small C codec does.
+        .target(name: "CPNGCodec", dependencies: ["CPNG"]),
+
+        // core
+        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: fastMath),
+        .target(name: "Layers", dependencies: ["Tensors"], swiftSettings: fastMath),
+        .target(name: "Optimizers", dependencies: ["Tensors", "Layers"], swiftSettings: fastMath),
+        // formats
+        .target(name: "Checkpoints", dependencies: ["Tensors"], swiftSettings: fastMath),
+        .target(name: "Datasets", dependencies: ["Tensors", "CHDF5", "CPNGCodec"], swiftSettings: fastMath),
+        // geometry
+        .target(name: "Splatting", dependencies: ["Tensors"], swiftSettings: fastMath),
+        // runtime
+        .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: fastMath),
+        // data
+        .target(name: "Synthesis", dependencies: ["Tensors", "Splatting", "Datasets"], swiftSettings: fastMath),
+
+        // programs
+        .executableTarget(name: "relief-bench", dependencies: [
+            "Tensors", "Layers", "Optimizers", "Splatting", "Datasets", "Distributed",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fastMath),
+        .executableTarget(name: "relief-infer", dependencies: [
+            "Tensors", "Layers", "Checkpoints", "Splatting", "Datasets",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fastMath),
+        .executableTarget(name: "data-tools", dependencies: [
+            "Tensors", "Datasets", "Splatting", "Synthesis",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "data-tools", exclude: ["README.md"], swiftSettings: fastMath),
+
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "Checkpoints", "Optimizers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Layers", "Tensors"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Tensors"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
+        .testTarget(name: "SplattingTests", dependencies: ["Splatting", "Tensors"]),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Datasets", "Splatting"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// Distributed module: see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// Optimizers module: see ARCHITECTURE.md.

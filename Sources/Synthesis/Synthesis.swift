@@ -1,0 +1,1 @@
+// Synthesis module: see ARCHITECTURE.md.

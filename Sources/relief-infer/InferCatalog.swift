@@ -1,0 +1,5 @@
+import ArgumentParser
+
+enum InferCatalog {
+    static let all: [ParsableCommand.Type] = []
+}

@@ -1,0 +1,5 @@
+import ArgumentParser
+
+enum DataToolsCatalog {
+    static let all: [ParsableCommand.Type] = []
+}
