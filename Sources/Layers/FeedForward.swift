@@ -28,12 +28,12 @@ public final class FeedForward: Module {
         let h = proj(x)
         switch activation {
         case .gelu:
-            return out(pendingGELU(h))
+            return out(gelu(h))
         case .geglu:
             let axis = h.rank - 1
             let value = h.sliced(axis: axis, range: 0..<inner)
             let gate = h.sliced(axis: axis, range: inner..<(2 * inner))
-            return out(pendingMultiply(value, pendingGELU(gate)))
+            return out(value * gelu(gate))
         }
     }
 }

@@ -37,13 +37,16 @@ public final class ResnetBlock2D: Module {
     public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor? = nil, dropoutRNG: inout Philox?) -> Tensor {
         var h = conv1(norm1.withSiLU(x))
         if let proj = timeEmbeddingProjection, let timeEmbedding {
-            let t = proj(pendingSiLU(timeEmbedding))
-            h = pendingAdd(h, t.reshaped([t.shape[0], t.shape[1], 1, 1]))
+            let t = proj(silu(timeEmbedding))
+            h = h + t.reshaped([t.shape[0], t.shape[1], 1, 1])
         }
         h = norm2.withSiLU(h)
-        // TODO: dropout (ops-pointwise) when dropout > 0 and dropoutRNG is set.
+        if dropout > 0, var rng = dropoutRNG {
+            h = Tensors.dropout(h, probability: dropout, rng: &rng)
+            dropoutRNG = rng
+        }
         h = conv2(h)
-        return pendingAdd(convShortcut.map { $0(x) } ?? x, h)
+        return (convShortcut.map { $0(x) } ?? x) + h
     }
 
     /// Evaluation (no dropout).

@@ -36,5 +36,5 @@ public final class TimestepEmbedding: Module {
 
     public var namedChildren: [(String, any Module)] { [("linear_1", linear1), ("linear_2", linear2)] }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear2(pendingSiLU(linear1(x))) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { linear2(silu(linear1(x))) }
 }

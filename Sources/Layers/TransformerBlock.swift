@@ -36,11 +36,11 @@ public final class TransformerBlock: Module {
 
     /// x: [B, N, C] (or [B·V, N, C] with `views`); context: [B, M, contextDim] when the block has cross-attention.
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil, views: Int = 1) -> Tensor {
-        var h = pendingAdd(attn1(norm1(x), views: views), x)
+        var h = attn1(norm1(x), views: views) + x
         if let norm2, let attn2 {
             guard let context else { preconditionFailure("TransformerBlock with cross-attention called without context") }
-            h = pendingAdd(attn2(norm2(h), context: context), h)
+            h = attn2(norm2(h), context: context) + h
         }
-        return pendingAdd(ff(norm3(h)), h)
+        return ff(norm3(h)) + h
     }
 }
