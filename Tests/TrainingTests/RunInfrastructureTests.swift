@@ -37,3 +37,29 @@ final class RunInfrastructureTests: XCTestCase {
         XCTAssertEqual(s.requestedBy, SIGTERM)
     }
 }
+
+import Datasets
+
+final class CurvePlotTests: XCTestCase {
+    func testPlotDrawsTheCurveInItsColour() throws {
+        var plot = CurvePlot(title: "loss")
+        plot.add("train", (1...200).map { (x: Double($0), y: 2.0 / Double($0)) })
+        let path = NSTemporaryDirectory() + "curve-\(UUID().uuidString).png"
+        try plot.writePNG(path)
+        let (pixels, w, h, c) = try PNG.read8(path)
+        XCTAssertEqual([w, h, c], [640, 360, 3])
+        let blue = CurvePlot.palette[0]
+        var curvePixels = 0
+        for i in stride(from: 0, to: pixels.count, by: 3) where (pixels[i], pixels[i + 1], pixels[i + 2]) == blue { curvePixels += 1 }
+        XCTAssertGreaterThan(curvePixels, 500, "the curve spans the plot")
+        // A falling curve: its first point is drawn near the top-left corner of the plot area.
+        XCTAssertEqual(pixels[(31 * w + 70) * 3 ..< (31 * w + 70) * 3 + 3].elementsEqual([blue.0, blue.1, blue.2]) ||
+                       pixels[(30 * w + 70) * 3 ..< (30 * w + 70) * 3 + 3].elementsEqual([blue.0, blue.1, blue.2]), true)
+    }
+
+    func testEmptyPlotStillWrites() throws {
+        let path = NSTemporaryDirectory() + "curve-\(UUID().uuidString).png"
+        try CurvePlot(title: "loss").writePNG(path)
+        XCTAssertEqual(try PNG.info(path).width, 640)
+    }
+}
