@@ -42,15 +42,15 @@ public enum CollectiveSelfCheck {
         expect(try comm.allTrue(true) == true, "agree(.all) of all true")
         expect(try comm.allTrue(r == 0) == (n == 1), "agree(.all) with only rank 0 true")
 
-        // Bucketed averaging over two steps; each rank marks ranges in its own order and sizes
-        // (back to front, like backward), which must not matter.
+        // Bucketed reduction over three steps (the last summing, not averaging); each rank marks
+        // ranges in its own order and sizes (back to front, like backward), which must not matter.
         let gradientCount = 10_007
         let gradients = UnsafeMutableBufferPointer<Float>.allocate(capacity: gradientCount)
         defer { gradients.deallocate() }
         let bucketer = GradientBucketer(buffer: gradients, bucketBytes: 4096, communicator: comm)
         expect(bucketer.buckets.count == 10 && bucketer.buckets[0] == 8983..<10_007 && bucketer.buckets[9] == 0..<791,
                "bucket layout \(bucketer.buckets)")
-        for step in 0..<2 {
+        for step in 0..<3 {
             for i in 0..<gradientCount { gradients[i] = Float(2 * (r + 1) * (i % 13 - 6 + step)) }
             let chunk = 300 + 77 * r
             var end = gradientCount
@@ -59,10 +59,12 @@ public enum CollectiveSelfCheck {
                 try bucketer.markReady(max(0, end - chunk)..<end)
                 end -= chunk
             }
-            try bucketer.finish()
-            // mean over ranks of 2(r+1)·k = (n+1)·k, exact.
-            let wrong = (0..<gradientCount).first { gradients[$0] != Float((n + 1) * ($0 % 13 - 6 + step)) }
-            expect(wrong == nil, "bucketed average step \(step): element \(wrong ?? 0) is \(gradients[wrong ?? 0])")
+            let average = step < 2
+            try bucketer.finish(average: average)
+            // Σ over ranks of 2(r+1)·k = 2·rankSum·k; the mean (n+1)·k. Both exact.
+            let scale = average ? n + 1 : 2 * rankSum
+            let wrong = (0..<gradientCount).first { gradients[$0] != Float(scale * ($0 % 13 - 6 + step)) }
+            expect(wrong == nil, "bucketed \(average ? "average" : "sum") step \(step): element \(wrong ?? 0) is \(gradients[wrong ?? 0])")
         }
 
         // Errors come back as thrown errors naming the call (MPI_ERRORS_RETURN), not aborts.

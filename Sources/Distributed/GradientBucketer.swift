@@ -65,13 +65,14 @@ public final class GradientBucketer {
     }
 
     /// Launches the remaining buckets, waits for all, and leaves the buffer holding the mean over
-    /// ranks. Resets for the next step.
-    public func finish() throws {
+    /// ranks — or the sum with `average: false`, for a caller that folds 1/size into a pass it
+    /// makes anyway (the optimizer's), saving one sweep over the buffer. Resets for the next step.
+    public func finish(average: Bool = true) throws {
         while launched < buckets.count { try launch(launched) }
         for b in 0..<buckets.count {
             try pending[b]?.wait()
             pending[b] = nil
-            divide(UnsafeMutableBufferPointer(rebasing: buffer[buckets[b]]), by: communicator.size)
+            if average { divide(UnsafeMutableBufferPointer(rebasing: buffer[buckets[b]]), by: communicator.size) }
         }
         readyCounts = Array(repeating: 0, count: buckets.count)
         launched = 0

@@ -45,7 +45,7 @@ struct AllreduceBench: ParsableCommand {
         if comm.isRoot {
             print("allreduce over \(comm.size) rank(s) (\(comm.kind)), \(repetitions) repetitions, best time")
             if comm.size == 1 { print("single process: allreduce is a no-op (the data is already the sum); run under mpirun -np 2") }
-            print("    size    allreduce   algbw GB/s   busbw GB/s   bucketed GB/s   memcpy GB/s")
+            print("    size    allreduce   algbw GB/s   busbw GB/s   iallreduce GB/s   bucketed GB/s   memcpy GB/s")
         }
         for mb in sizes {
             let count = mb * (1 << 20) / MemoryLayout<Float>.stride
@@ -57,6 +57,7 @@ struct AllreduceBench: ParsableCommand {
             copy.initialize(repeating: 0)
 
             let reduce = try bestTime(comm) { try comm.allreduceSum(buffer) }
+            let nonblocking = try bestTime(comm) { try comm.startAllreduceSum(buffer).wait() }
             let bucketer = GradientBucketer(buffer: buffer, communicator: comm)
             let bucketed = try bestTime(comm) {
                 try bucketer.markReady(0..<count)
@@ -67,13 +68,15 @@ struct AllreduceBench: ParsableCommand {
             }
             // The slowest rank sets the pace of a collective; memcpy is reported the same way
             // (ranks copy at the same time, sharing memory bandwidth as the allreduce does).
-            let all = try comm.allgather(SIMD3(reduce, bucketed, memcpyTime))
-            let slowest = all.reduce(SIMD3(repeating: 0)) { pointwiseMax($0, $1) }
+            let all = try comm.allgather(SIMD4(reduce, nonblocking, bucketed, memcpyTime))
+            let slowest = all.reduce(SIMD4(repeating: 0)) { pointwiseMax($0, $1) }
             let algbw = bytes / slowest[0] / 1e9
             let busbw = algbw * 2 * Double(comm.size - 1) / Double(comm.size)
-            if comm.isRoot {
-                print(String(format: "%5d MB  %8.3f ms  %11.2f  %11.2f  %14.2f  %12.2f", mb, slowest[0] * 1e3, algbw, busbw,
-                             bytes / slowest[1] / 1e9, bytes / slowest[2] / 1e9))
+            if comm.isRoot && comm.size == 1 {
+                print(String(format: "%5d MB", mb) + "  no-op" + String(repeating: " ", count: 73) + String(format: "%12.2f", bytes / slowest[3] / 1e9))
+            } else if comm.isRoot {
+                print(String(format: "%5d MB  %8.3f ms  %11.2f  %11.2f  %16.2f  %14.2f  %12.2f", mb, slowest[0] * 1e3, algbw, busbw,
+                             bytes / slowest[1] / 1e9, bytes / slowest[2] / 1e9, bytes / slowest[3] / 1e9))
             }
         }
     }
