@@ -73,7 +73,7 @@ struct AllreduceBench: ParsableCommand {
             let algbw = bytes / slowest[0] / 1e9
             let busbw = algbw * 2 * Double(comm.size - 1) / Double(comm.size)
             if comm.isRoot && comm.size == 1 {
-                print(String(format: "%5d MB", mb) + "  no-op" + String(repeating: " ", count: 73) + String(format: "%12.2f", bytes / slowest[3] / 1e9))
+                print(String(format: "%5d MB", mb) + "  no-op" + String(repeating: " ", count: 68) + String(format: "%12.2f", bytes / slowest[3] / 1e9))
             } else if comm.isRoot {
                 print(String(format: "%5d MB  %8.3f ms  %11.2f  %11.2f  %16.2f  %14.2f  %12.2f", mb, slowest[0] * 1e3, algbw, busbw,
                              bytes / slowest[1] / 1e9, bytes / slowest[2] / 1e9, bytes / slowest[3] / 1e9))
