@@ -67,6 +67,15 @@ public enum CollectiveSelfCheck {
             expect(wrong == nil, "bucketed \(average ? "average" : "sum") step \(step): element \(wrong ?? 0) is \(gradients[wrong ?? 0])")
         }
 
+        // The same through blocking reductions per bucket.
+        let blocking = GradientBucketer(buffer: gradients, bucketBytes: 4096, overlap: false, communicator: comm)
+        for i in 0..<gradientCount { gradients[i] = Float(2 * (r + 1) * (i % 7)) }
+        try blocking.markReady(5000..<gradientCount)
+        try blocking.markReady(0..<5000)
+        try blocking.finish()
+        let wrongBlocking = (0..<gradientCount).first { gradients[$0] != Float((n + 1) * ($0 % 7)) }
+        expect(wrongBlocking == nil, "blocking bucketed average: element \(wrongBlocking ?? 0) is \(gradients[wrongBlocking ?? 0])")
+
         // Errors come back as thrown errors naming the call (MPI_ERRORS_RETURN), not aborts.
         var probe: Int32 = 0
         do {

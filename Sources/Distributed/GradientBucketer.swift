@@ -16,6 +16,10 @@ public final class GradientBucketer {
     /// Element ranges in launch order (bucket 0 is the tail of the buffer).
     public let buckets: [Range<Int>]
     public static let defaultBucketBytes = 25 << 20
+    /// Non-blocking reductions overlapping backward; when false each bucket is reduced with a
+    /// blocking allreduce at launch. Open MPI's non-blocking collectives (libnbc) are slower than
+    /// its tuned blocking ones, and with one rank per core there is no idle core to overlap on.
+    public let overlap: Bool
 
     private var readyCounts: [Int]
     private var launched = 0
@@ -24,9 +28,10 @@ public final class GradientBucketer {
     public var count: Int { buffer.count }
 
     public init(buffer: UnsafeMutableBufferPointer<Float>, bucketBytes: Int = GradientBucketer.defaultBucketBytes,
-                communicator: any Communicator) {
+                overlap: Bool = true, communicator: any Communicator) {
         precondition(bucketBytes >= MemoryLayout<Float>.stride, "bucketBytes must hold at least one Float")
         self.communicator = communicator
+        self.overlap = overlap
         self.buffer = buffer
         buckets = Self.layout(count: buffer.count, bucketElements: bucketBytes / MemoryLayout<Float>.stride)
         readyCounts = Array(repeating: 0, count: buckets.count)
@@ -79,7 +84,8 @@ public final class GradientBucketer {
     }
 
     private func launch(_ b: Int) throws {
-        pending[b] = try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: buffer[buckets[b]]))
+        let slice = UnsafeMutableBufferPointer(rebasing: buffer[buckets[b]])
+        if overlap { pending[b] = try communicator.startAllreduceSum(slice) } else { try communicator.allreduceSum(slice) }
         launched = b + 1
     }
 

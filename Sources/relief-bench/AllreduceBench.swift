@@ -16,6 +16,8 @@ struct AllreduceBench: ParsableCommand {
     @Option(help: "Timed repetitions per size.") var repetitions: Int = 10
     @Flag(help: "Check broadcast, allreduce, allgather, agreement and bucketed averaging for exact results; exit 1 on any mismatch.")
     var selfTest = false
+    @Option(help: "Bucketed column: non-blocking reductions (true) or blocking per bucket (false).")
+    var overlap: Bool = true
     @Option(help: .hidden) var abortRank: Int?
 
     func run() throws {
@@ -58,7 +60,7 @@ struct AllreduceBench: ParsableCommand {
 
             let reduce = try bestTime(comm) { try comm.allreduceSum(buffer) }
             let nonblocking = try bestTime(comm) { try comm.startAllreduceSum(buffer).wait() }
-            let bucketer = GradientBucketer(buffer: buffer, communicator: comm)
+            let bucketer = GradientBucketer(buffer: buffer, overlap: overlap, communicator: comm)
             let bucketed = try bestTime(comm) {
                 try bucketer.markReady(0..<count)
                 try bucketer.finish()
