@@ -14,6 +14,14 @@ public struct RenderSubject: Sendable {
     public var metaJSON: String
 
     public var camerasPath: String { folder + "/opencv_cameras.json" }
+
+    public init(folder: String, id: String, identity: String, variant: String = "", metaJSON: String = "{}") {
+        self.folder = folder
+        self.id = id
+        self.identity = identity
+        self.variant = variant
+        self.metaJSON = metaJSON
+    }
 }
 
 /// A subject decoded for storage: every view as 8-bit RGBA at one size, and its cameras.
@@ -28,6 +36,18 @@ public struct SubjectSample: Sendable {
     public var intrinsics: [Float]
     /// [views, 4, 4] row-major world-to-camera.
     public var w2c: [Float]
+
+    public init(subject: RenderSubject, views: Int, height: Int, width: Int, rgba: [UInt8], intrinsics: [Float], w2c: [Float]) {
+        precondition(rgba.count == views * height * width * 4 && intrinsics.count == views * 4 && w2c.count == views * 16,
+                     "SubjectSample: array sizes do not match \(views) views of \(width)×\(height)")
+        self.subject = subject
+        self.views = views
+        self.height = height
+        self.width = width
+        self.rgba = rgba
+        self.intrinsics = intrinsics
+        self.w2c = w2c
+    }
 }
 
 public enum RenderFolder {
