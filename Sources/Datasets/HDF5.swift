@@ -32,10 +32,14 @@ public final class HDF5File: @unchecked Sendable {
         self.id = id
     }
 
-    /// Creates (truncating) a file.
+    /// Creates (truncating) a file. Closing it closes every object still open in it ("strong"
+    /// close degree), so once `close()` returns the file on disk is complete.
     public static func create(_ path: String) throws -> HDF5File {
         try HDF5.locked {
-            let id = H5Fcreate(path, relief_H5F_ACC_TRUNC(), relief_H5P_DEFAULT(), relief_H5P_DEFAULT())
+            let fapl = H5Pcreate(relief_H5P_FILE_ACCESS())
+            defer { H5Pclose(fapl) }
+            H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG)
+            let id = H5Fcreate(path, relief_H5F_ACC_TRUNC(), relief_H5P_DEFAULT(), fapl)
             guard id >= 0 else { throw DataError(path, "cannot create HDF5 file") }
             return HDF5File(path: path, id: id)
         }
@@ -222,7 +226,15 @@ public final class HDF5Dataset: @unchecked Sendable {
         self.shape = shape
     }
 
-    deinit { _ = HDF5.locked { H5Dclose(id) } }
+    deinit { if id >= 0 { _ = HDF5.locked { H5Dclose(id) } } }
+
+    /// Closes the dataset now (its data is complete in the file once the file closes too).
+    public func close() {
+        HDF5.locked {
+            if id >= 0 { H5Dclose(id) }
+            id = -1
+        }
+    }
 
     /// The element class stored, for validating files written by others.
     public var elementDescription: String {

@@ -73,13 +73,24 @@ public final class ShardWriter: @unchecked Sendable {
         do {
             guard written.allSatisfy({ $0 }) else { throw DataError(path, "shard finished with samples missing") }
             let n = samples, v = views
-            try intrinsics.withUnsafeBytes { try file.createDataset("intrinsics", type: .float32, shape: [n, v, 4]).write($0.baseAddress!, type: .float32) }
-            try w2c.withUnsafeBytes { try file.createDataset("w2c", type: .float32, shape: [n, v, 4, 4]).write($0.baseAddress!, type: .float32) }
-            try checksums.withUnsafeBytes { try file.createDataset("checksum", type: .uint32, shape: [n]).write($0.baseAddress!, type: .uint32) }
-            try file.createDataset("subject", type: .string, shape: [n]).writeStrings(subjects)
-            try file.createDataset("identity", type: .string, shape: [n]).writeStrings(identities)
-            try file.createDataset("variant", type: .string, shape: [n]).writeStrings(variants)
-            try file.createDataset("meta", type: .string, shape: [n]).writeStrings(metas)
+            func store(_ name: String, _ type: HDF5Type, _ shape: [Int], _ bytes: UnsafeRawBufferPointer) throws {
+                let ds = try file.createDataset(name, type: type, shape: shape)
+                defer { ds.close() }
+                try ds.write(bytes.baseAddress!, type: type)
+            }
+            func store(_ name: String, _ strings: [String]) throws {
+                let ds = try file.createDataset(name, type: .string, shape: [n])
+                defer { ds.close() }
+                try ds.writeStrings(strings)
+            }
+            images.close()
+            try intrinsics.withUnsafeBytes { try store("intrinsics", .float32, [n, v, 4], $0) }
+            try w2c.withUnsafeBytes { try store("w2c", .float32, [n, v, 4, 4], $0) }
+            try checksums.withUnsafeBytes { try store("checksum", .uint32, [n], $0) }
+            try store("subject", subjects)
+            try store("identity", identities)
+            try store("variant", variants)
+            try store("meta", metas)
             try file.setAttribute("format", ShardSchema.format)
             try file.setAttribute("schema_version", ShardSchema.version)
             try file.setAttribute("split", split)
@@ -99,6 +110,7 @@ public final class ShardWriter: @unchecked Sendable {
 
     /// Drops the unfinished shard.
     public func abandon() {
+        images.close()
         try? file.close()
         unlink(temporary)
     }

@@ -30,6 +30,9 @@ public final class ShardedDataset: @unchecked Sendable {
             readers.append(reader)
             offsets.append(offsets.last! + reader.samples)
         }
+        guard offsets.last! > 0 else {
+            throw DataError(folder + "/" + Manifest.fileName, "split '\(split)' has no samples")
+        }
         shards = readers
         self.offsets = offsets
     }

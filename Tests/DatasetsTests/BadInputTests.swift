@@ -104,6 +104,11 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    func testEmptySplitIsAnError() throws {
+        try convert()
+        XCTAssertThrowsError(try ShardedDataset(out, split: "val")) { XCTAssertTrue("\($0)".contains("no samples"), "\($0)") }
+    }
+
     func testMissingDatasetAndManifest() {
         XCTAssertThrowsError(try ShardedDataset(root + "/nothing")) { XCTAssertTrue("\($0)".contains("manifest.json"), "\($0)") }
         XCTAssertThrowsError(try DatasetConverter(.init(inputs: [root + "/absent"], output: out)).run()) {
