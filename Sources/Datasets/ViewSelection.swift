@@ -1,13 +1,19 @@
+import Foundation
 import Tensors
 
 /// Which views of a subject go into a batch.
 public enum ViewSelection: Sendable, Equatable {
     /// Always these views, in this order (the diffusion model's six).
     case fixed([Int])
-    /// `inputs` distinct views at random, then `supervision` further distinct views. With
-    /// `nearInputs`, supervision views are drawn from the 2·supervision views whose camera
-    /// centres are angularly closest to any input (seen from the world origin, the head's centre).
+    /// `inputs` distinct views at random, then `supervision` further distinct views (a model that
+    /// also supervises on its inputs uses all k + m). With `nearInputs`, supervision views are drawn
+    /// from those whose camera centre lies within `nearAngle` of an input's, seen from the world
+    /// origin (the head's centre), as FaceLift's `maximize_view_overlap`; when too few qualify,
+    /// from the `supervision` closest.
     case random(inputs: Int, supervision: Int, nearInputs: Bool)
+
+    /// The overlap threshold for `nearInputs` (FaceLift uses 60°).
+    public static let nearAngle: Float = 60
 
     /// Views per sample this selection yields.
     public var count: Int {
@@ -53,8 +59,14 @@ public enum ViewSelection: Sendable, Equatable {
                     let d = direction(v)
                     return (v, inputDirections.map { ($0 * d).sum() }.max() ?? -1)
                 })
-                rest.sort { (closeness[$0]!, -$0) > (closeness[$1]!, -$1) }
-                rest = Array(rest.prefix(min(rest.count, 2 * m)))
+                let threshold = cos(ViewSelection.nearAngle * .pi / 180) - 1e-5
+                let near = rest.filter { closeness[$0]! >= threshold }
+                if near.count >= m {
+                    rest = near
+                } else {
+                    rest.sort { (closeness[$0]!, -$0) > (closeness[$1]!, -$1) }
+                    rest = Array(rest.prefix(m))
+                }
             }
             for i in 0..<m { rest.swapAt(i, i + rng.int(below: rest.count - i)) }
             return inputs + rest.prefix(m)

@@ -16,6 +16,7 @@ struct LoaderBench: ParsableCommand {
     @Option(help: "Synthetic subjects.") var subjects = 24
     @Option(help: "Synthetic views per subject.") var views = 32
     @Option(help: "Synthetic image side.") var resolution = 256
+    @Option(help: "Dataset image side (default: the synthetic side; smaller measures antialiased resizing).") var store: Int?
     @Option(help: "Deflate level of the synthetic dataset.") var compression = 1
     @Option(help: "Samples per batch.") var batch = 4
     @Option(help: "Input views per sample.") var inputs = 4
@@ -36,15 +37,15 @@ struct LoaderBench: ParsableCommand {
             scratchRoot = root
             folder = root + "/dataset"
             try synthesise(root + "/renders")
-            var options = DatasetConverter.Options(inputs: [root + "/renders"], output: folder)
+            var options = DatasetConverter.Options(inputs: [root + "/renders"], output: folder, resolution: store)
             options.valFraction = 0
             options.shardSize = 8
             options.compression = compression
             let t = Clock.now
             try DatasetConverter(options).run()
             let s = Clock.seconds(since: t)
-            print(String(format: "convert: %d subjects × %d views %d² in %.2f s = %.1f subjects/s (%.0f views/s, %d threads)",
-                         subjects, views, resolution, s, Double(subjects) / s, Double(subjects * views) / s, Parallel.threads))
+            print(String(format: "convert: %d subjects × %d views %d² → %d² in %.2f s = %.1f subjects/s (%.0f views/s, %d threads)",
+                         subjects, views, resolution, store ?? resolution, s, Double(subjects) / s, Double(subjects * views) / s, Parallel.threads))
         }
         let data = try ShardedDataset(folder)
         let viewBytes = data.height * data.width * 4

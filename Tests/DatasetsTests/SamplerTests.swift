@@ -69,14 +69,21 @@ final class SamplerTests: XCTestCase {
                 XCTAssertTrue(views.allSatisfy { (0..<12).contains($0) })
                 views.forEach { counts[$0] += 1 }
                 if near {
-                    // On a ring of 12, the 6 views closest to two inputs are each within 2 steps of one.
+                    // On a ring of 12 (30° apart), within 60° of an input means within 2 steps.
                     for s in views[2...] {
                         let gap = views[..<2].map { min(abs($0 - s), 12 - abs($0 - s)) }.min()!
-                        XCTAssertLessThanOrEqual(gap, 3)
+                        XCTAssertLessThanOrEqual(gap, 2)
                     }
                 }
             }
             XCTAssertTrue(counts.allSatisfy { $0 > 0 }, "every view gets drawn: \(counts)")
+        }
+        // Too few views within 60°: the closest ones are used.
+        let wide = ViewSelection.random(inputs: 1, supervision: 6, nearInputs: true)
+        for _ in 0..<20 {
+            let views = wide.choose(views: 12, w2c: cameras[...], rng: &rng)
+            let gaps = views[1...].map { min(abs($0 - views[0]), 12 - abs($0 - views[0])) }.sorted()
+            XCTAssertEqual(gaps, [1, 1, 2, 2, 3, 3])
         }
         XCTAssertEqual(ViewSelection.fixed([0, 1, 2, 3, 4, 5]).choose(views: 12, w2c: cameras[...], rng: &rng), [0, 1, 2, 3, 4, 5])
         XCTAssertThrowsError(try ViewSelection.random(inputs: 8, supervision: 8, nearInputs: false).validate(views: 12))
