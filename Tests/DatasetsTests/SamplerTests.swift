@@ -115,6 +115,15 @@ final class SamplerTests: XCTestCase {
             XCTAssertEqual(batch.next, reference.cursor)
             XCTAssertEqual(batch.images.shape, [indices.count, 3, 3, 8, 8])
         }
+        // More ranks than samples left: the short rank gets an empty batch, not a crash.
+        var short = (0..<3).map { DistributedSampler(count: 2, rank: $0, worldSize: 3, batchSize: 1, shuffle: false) }
+        XCTAssertEqual(short.indices.map { short[$0].next().indices }, [[], [0], [1]])
+        let assembler = BatchAssembler(dataset: dataset, selection: .fixed([0, 1]), background: .white, seed: 0)
+        var scratch = [UInt8](repeating: 0, count: 8 * 8 * 4)
+        let empty = try assembler.assemble([], cursor: .init(), next: .init(), scratch: &scratch)
+        XCTAssertEqual(empty.images.shape, [0, 2, 3, 8, 8])
+        XCTAssertEqual(empty.count, 0)
+
         let resumed = try run(from: straight[4].next, batches: 3)
         for (a, b) in zip(resumed, straight[5...]) {
             XCTAssertEqual(a.samples, b.samples)

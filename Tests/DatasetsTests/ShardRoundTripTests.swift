@@ -132,9 +132,13 @@ final class ShardRoundTripTests: XCTestCase {
         XCTAssertEqual([again.shardsWritten, again.shardsSkipped], [0, 2])
         XCTAssertEqual(again.manifest, first.manifest)
         try FileManager.default.removeItem(atPath: out + "/shard-00001.h5")
+        // Leftovers of an interrupted run: a temporary shard and no manifest.
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: out + "/.shard-00001.h5.tmp-999-1"))
+        try FileManager.default.removeItem(atPath: out + "/manifest.json")
         let repaired = try DatasetConverter(options).run()
         XCTAssertEqual([repaired.shardsWritten, repaired.shardsSkipped], [1, 1])
         XCTAssertEqual(repaired.manifest, first.manifest)
+        XCTAssertEqual(Fixtures.listing(out), ["manifest.json", "shard-00000.h5", "shard-00001.h5"])
         // A different plan (resolution) rebuilds everything.
         options.resolution = 4
         XCTAssertEqual(try DatasetConverter(options).run().shardsWritten, 2)
