@@ -290,11 +290,14 @@ extension Tensor {
         scaledSum(reductionFlags(axes), keepDims: keepDims, meanOf: true)
     }
 
-    /// Maximum of all elements; the gradient flows to the first maximal element.
-    public func max() -> Tensor { reducedMax(reductionFlags(nil), keepDims: false) }
+    /// Maximum of all elements; the gradient flows to the first maximal element. (Named
+    /// `maximum`, not `max`, so that `max(a, b)` keeps meaning Swift's inside Tensor extensions.)
+    public func maximum() -> Tensor { reducedMax(reductionFlags(nil), keepDims: false) }
 
     /// Maximum over `axes`; the gradient flows to the first maximal element of each slice.
-    public func max(axes: [Int], keepDims: Bool = false) -> Tensor { reducedMax(reductionFlags(axes), keepDims: keepDims) }
+    public func maximum(axes: [Int], keepDims: Bool = false) -> Tensor {
+        reducedMax(reductionFlags(axes), keepDims: keepDims)
+    }
 
     func reducedMax(_ flags: [Bool], keepDims: Bool) -> Tensor {
         let (_, outShape) = reducedShapes(flags, keepDims: keepDims)

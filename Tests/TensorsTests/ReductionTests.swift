@@ -39,12 +39,12 @@ final class ReductionTests: XCTestCase {
                 let o = Naive.index(Naive.multiIndex(i, shape), into: kept)
                 want[o] = Swift.max(want[o], x[flat: i])
             }
-            XCTAssertEqual(x.max(axes: axes, keepDims: true).scalars, want, "\(shape) \(axes)")
+            XCTAssertEqual(x.maximum(axes: axes, keepDims: true).scalars, want, "\(shape) \(axes)")
         }
         let tied = Tensor([3, 1, 3, 2, 5, 5], shape: [2, 3])
-        XCTAssertEqual(gradients(of: [tied]) { $0[0].max(axes: [1]).sum() }.gradients[0].scalars, [1, 0, 0, 0, 1, 0])
-        XCTAssertEqual(gradients(of: [tied]) { $0[0].max(axes: [0]).sum() }.gradients[0].scalars, [1, 0, 0, 0, 1, 1])
-        XCTAssertEqual(gradients(of: [tied]) { $0[0].max() }.gradients[0].scalars, [0, 0, 0, 0, 1, 0])
+        XCTAssertEqual(gradients(of: [tied]) { $0[0].maximum(axes: [1]).sum() }.gradients[0].scalars, [1, 0, 0, 0, 1, 0])
+        XCTAssertEqual(gradients(of: [tied]) { $0[0].maximum(axes: [0]).sum() }.gradients[0].scalars, [1, 0, 0, 0, 1, 1])
+        XCTAssertEqual(gradients(of: [tied]) { $0[0].maximum() }.gradients[0].scalars, [0, 0, 0, 0, 1, 0])
     }
 
     func testVarianceMatchesTorchDefinitions() {
@@ -69,7 +69,7 @@ final class ReductionTests: XCTestCase {
             var order = Array(0..<count)
             for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, rng.int(below: i + 1)) }
             let spread = Tensor(order.map { Float($0) * 0.1 }, shape: shape)
-            XCTAssertLessThan(maxGradientError(inputs: [spread]) { $0[0].max(axes: axes) }, 1e-2, "max \(shape) \(axes)")
+            XCTAssertLessThan(maxGradientError(inputs: [spread]) { $0[0].maximum(axes: axes) }, 1e-2, "max \(shape) \(axes)")
         }
         let x = Tensor.normal([3, 4], rng: &rng)
         XCTAssertLessThan(maxGradientError(inputs: [x]) { $0[0].sum() }, 1e-2)

@@ -65,6 +65,13 @@ final class SoftmaxLossDropoutTests: XCTestCase {
         XCTAssertEqual(Double(one), exact / Double(x.count), accuracy: 1e-5)
     }
 
+    func testScalarPhiloxMatchesTheGenerator() {
+        for (seed, stream, counter) in [(UInt64(0), UInt64(0), UInt64(0)), (7, 3, 1 << 40 | 5), (.max, .max, .max)] {
+            let (a, b, c, d) = philoxWords(seed: seed, stream: stream, counter: counter)
+            XCTAssertEqual(SIMD4(a, b, c, d), Philox.block(seed: seed, stream: stream, counter: counter))
+        }
+    }
+
     func testDropout() {
         var rng = Philox(seed: 44)
         let x = Tensor(repeating: 1, shape: [200_003])
@@ -74,6 +81,10 @@ final class SoftmaxLossDropoutTests: XCTestCase {
         XCTAssertEqual(a.scalars, b.scalars, "mask independent of thread count")
         XCTAssertEqual(r1, r2)
         XCTAssertEqual(r1.counter, UInt64((x.count + 3) / 4))
+        for i in [0, 1, 2, 3, 4, 99_999, 200_002] {
+            let bits = Philox.block(seed: 5, stream: 2, counter: UInt64(i / 4))
+            XCTAssertEqual(a[flat: i] != 0, Philox.unit(bits[i % 4]) >= 0.3, "element \(i)")
+        }
         let kept = a.scalars.filter { $0 != 0 }
         XCTAssertEqual(Double(kept.count) / Double(x.count), 0.7, accuracy: 0.005)
         XCTAssertTrue(kept.allSatisfy { abs($0 - 1 / 0.7) < 1e-6 })
