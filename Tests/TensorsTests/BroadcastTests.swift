@@ -45,6 +45,21 @@ final class BroadcastTests: XCTestCase {
         }
     }
 
+    func testLargeBroadcastGradientsAreDeterministicAndExact() {
+        var rng = Philox(seed: 17)
+        let x = Tensor.normal([8, 16, 24, 24], rng: &rng), scale = Tensor.normal([1, 16, 1, 1], rng: &rng)
+        let one = withThreads(1) { gradients(of: [x, scale]) { ($0[0] * $0[1] / ($0[1] + 5)).sum() } }
+        let two = withThreads(2) { gradients(of: [x, scale]) { ($0[0] * $0[1] / ($0[1] + 5)).sum() } }
+        XCTAssertEqual(one.gradients[0].scalars, two.gradients[0].scalars)
+        XCTAssertEqual(one.gradients[1].scalars, two.gradients[1].scalars)
+        // d/ds Σ x·s/(s+5) = Σ_c x · 5/(s+5)²
+        let perChannel = Naive.sum(x, axes: [0, 2, 3])
+        for c in 0..<16 {
+            let s = Double(scale[flat: c])
+            XCTAssertEqual(Double(one.gradients[1][flat: c]), perChannel[c] * 5 / ((s + 5) * (s + 5)), accuracy: 1e-3)
+        }
+    }
+
     func testGradientsOverBroadcastShapes() {
         var rng = Philox(seed: 13)
         for (sa, sb) in shapePairs where elementCount(broadcastShape(sa, sb)) <= 120 {
