@@ -45,6 +45,8 @@ struct PointwiseBench: ParsableCommand {
         time("sum axis 0 (bias grad)", bytesPerElement: 4) { _ = x.sum(axes: [0]) }
         time("sum axis -1", bytesPerElement: 4) { _ = x.sum(axes: [1]) }
         time("sum NCHW→C (channel grad)", bytesPerElement: 4) { _ = image.sum(axes: [0, 2, 3]) }
+        let rgb = Tensor.normal([n / 4, 4], rng: &rng)
+        time("sum [N,4] axis 0 (narrow bias grad)", bytesPerElement: 4) { _ = rgb.sum(axes: [0]) }
         time("softmax rows of 256") { _ = softmax(x) }
         time("mse loss", bytesPerElement: 8) { _ = mseLoss(x, y) }
         var dropRng = Philox(seed: 4)

@@ -92,6 +92,13 @@ final class ReductionTests: XCTestCase {
             let a = withThreads(1) { m.sum(axes: axes) }, b = withThreads(2) { m.sum(axes: axes) }
             XCTAssertEqual(a.scalars.map(\.bitPattern), b.scalars.map(\.bitPattern), "axes \(axes)")
         }
+        // Tall, narrow reductions (bias gradients) are cut into fixed pieces of rows.
+        for shape in [[5000, 40], [100_000, 3], [3, 70_000, 2]] {
+            let t = Tensor.normal(shape, rng: &rng)
+            let a = withThreads(1) { t.sum(axes: [shape.count - 2]) }, b = withThreads(2) { t.sum(axes: [shape.count - 2]) }
+            XCTAssertEqual(a.scalars, b.scalars, "\(shape)")
+            assertClose(a.scalars, Naive.sum(t, axes: [shape.count - 2]).map(Float.init), tolerance: 1e-5, "\(shape)")
+        }
         let nchw = Tensor.normal([8, 16, 32, 32], rng: &rng)
         let a = withThreads(1) { nchw.sum(axes: [0, 2, 3]) }, b = withThreads(2) { nchw.sum(axes: [0, 2, 3]) }
         XCTAssertEqual(a.scalars, b.scalars)
