@@ -66,7 +66,7 @@ struct Multiply: VectorBinaryFunction { @inline(__always) func callAsFunction(_ 
 struct Divide: VectorBinaryFunction { @inline(__always) func callAsFunction(_ a: FloatVector, _ b: FloatVector) -> FloatVector { a / b } }
 
 /// The share of the gradient of max(a, b) (or min) that goes to a: 1, ½ on ties, else 0 (PyTorch).
-struct FirstWins: VectorBinaryFunction {
+struct FirstOperandShare: VectorBinaryFunction {
     let maximum: Bool
     @inline(__always) func callAsFunction(_ a: FloatVector, _ b: FloatVector) -> FloatVector {
         let wins = maximum ? a .> b : a .< b
@@ -192,7 +192,7 @@ func extremum(_ a: Tensor, _ b: Tensor, maximum: Bool) -> Tensor {
     return out.recorded(a, b) { g in
         let ga = Tape.shared.gradientBuffer(a.gradSlot), gb = Tape.shared.gradientBuffer(b.gradSlot)
         if ga == nil && gb == nil { return }
-        let share = broadcasting(FirstWins(maximum: maximum), a, b)  // a's share of g
+        let share = broadcasting(FirstOperandShare(maximum: maximum), a, b)  // a's share of g
         let n = share.count
         let t = Tensor(uninitializedShape: s)
         if let ga {
