@@ -95,48 +95,56 @@ protocol VectorBinaryFunction {
 }
 
 enum BinaryKernels {
-    /// o[0..<n] = f(x[·], y[·]) where an operand with stride 0 repeats its first value.
-    /// `o` may be `x` itself (stride 1): every vector is loaded before it is stored.
+    /// o[0..<n] = f(x[·], y[·]) (or += when `accumulate`), where an operand with stride 0 repeats
+    /// its first value. `o` may be `x` itself (stride 1): every vector is loaded before it is stored.
     @inline(__always)
     static func run<F: VectorBinaryFunction>(_ f: F, _ n: Int, _ x: UnsafePointer<Float>, _ sx: Int,
-                                            _ y: UnsafePointer<Float>, _ sy: Int, _ o: UnsafeMutablePointer<Float>) {
+                                            _ y: UnsafePointer<Float>, _ sy: Int, _ o: UnsafeMutablePointer<Float>,
+                                            accumulate: Bool) {
+        @inline(__always) func put(_ v: FloatVector, _ j: Int, _ count: Int) {
+            VectorMath.store(accumulate ? VectorMath.load(o + j, count: count) + v : v, o + j, count: count)
+        }
         let w = VectorMath.width
         var j = 0
         switch (sx, sy) {
         case (1, 1):
-            while j + w <= n { VectorMath.store(f(VectorMath.load(x + j), VectorMath.load(y + j)), o + j); j += w }
-            if j < n { VectorMath.store(f(VectorMath.load(x + j, count: n - j), VectorMath.load(y + j, count: n - j)), o + j, count: n - j) }
+            while j + w <= n { put(f(VectorMath.load(x + j), VectorMath.load(y + j)), j, w); j += w }
+            if j < n { put(f(VectorMath.load(x + j, count: n - j), VectorMath.load(y + j, count: n - j)), j, n - j) }
         case (1, 0):
             let yv = FloatVector(repeating: y[0])
-            while j + w <= n { VectorMath.store(f(VectorMath.load(x + j), yv), o + j); j += w }
-            if j < n { VectorMath.store(f(VectorMath.load(x + j, count: n - j), yv), o + j, count: n - j) }
+            while j + w <= n { put(f(VectorMath.load(x + j), yv), j, w); j += w }
+            if j < n { put(f(VectorMath.load(x + j, count: n - j), yv), j, n - j) }
         case (0, 1):
             let xv = FloatVector(repeating: x[0])
-            while j + w <= n { VectorMath.store(f(xv, VectorMath.load(y + j)), o + j); j += w }
-            if j < n { VectorMath.store(f(xv, VectorMath.load(y + j, count: n - j)), o + j, count: n - j) }
+            while j + w <= n { put(f(xv, VectorMath.load(y + j)), j, w); j += w }
+            if j < n { put(f(xv, VectorMath.load(y + j, count: n - j)), j, n - j) }
         default:
-            let v = f(FloatVector(repeating: x[0]), FloatVector(repeating: y[0]))[0]
-            (o).update(repeating: v, count: n)
+            let v = f(FloatVector(repeating: x[0]), FloatVector(repeating: y[0]))
+            while j + w <= n { put(v, j, w); j += w }
+            if j < n { put(v, j, n - j) }
         }
     }
 
     /// out = f(x, y) over the broadcast of the two shapes; `out` holds `layout.count` floats and
     /// may be x's own memory when x already has the output shape (in-place accumulation).
     static func apply<F: VectorBinaryFunction>(_ f: F, _ layout: BroadcastLayout, _ x: UnsafePointer<Float>,
-                                               _ y: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+                                               _ y: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                               accumulate: Bool = false) {
         let xi = layout.xStrides[layout.sizes.count - 1], yi = layout.yStrides[layout.sizes.count - 1]
         Parallel.forRanges(layout.count, grain: 32_768) { range in
             layout.forEachRun(in: range) { o, xo, yo, n in
-                run(f, n, x + xo, xi, y + yo, yi, out + o)
+                run(f, n, x + xo, xi, y + yo, yi, out + o, accumulate: accumulate)
             }
         }
     }
 
     /// Same-shape case without a layout: the common and cheapest path.
     static func apply<F: VectorBinaryFunction>(_ f: F, count: Int, _ x: UnsafePointer<Float>, _ xStride: Int,
-                                               _ y: UnsafePointer<Float>, _ yStride: Int, _ out: UnsafeMutablePointer<Float>) {
+                                               _ y: UnsafePointer<Float>, _ yStride: Int, _ out: UnsafeMutablePointer<Float>,
+                                               accumulate: Bool = false) {
         Parallel.forRanges(count, grain: 32_768) { r in
-            run(f, r.count, x + r.lowerBound * xStride, xStride, y + r.lowerBound * yStride, yStride, out + r.lowerBound)
+            run(f, r.count, x + r.lowerBound * xStride, xStride, y + r.lowerBound * yStride, yStride, out + r.lowerBound,
+                accumulate: accumulate)
         }
     }
 
@@ -147,15 +155,15 @@ enum BinaryKernels {
 
     static func apply<F: VectorBinaryFunction>(_ f: F, x: UnsafePointer<Float>, shape xShape: [Int],
                                                y: UnsafePointer<Float>, shape yShape: [Int],
-                                               outShape: [Int], into out: UnsafeMutablePointer<Float>) {
+                                               outShape: [Int], into out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         let n = elementCount(outShape)
         if n == 0 { return }
         let xCount = elementCount(xShape), yCount = elementCount(yShape)
         let xFull = xCount == n, yFull = yCount == n
         if (xFull || xCount == 1) && (yFull || yCount == 1) {
-            apply(f, count: n, x, xFull ? 1 : 0, y, yFull ? 1 : 0, out)
+            apply(f, count: n, x, xFull ? 1 : 0, y, yFull ? 1 : 0, out, accumulate: accumulate)
         } else {
-            apply(f, BroadcastLayout(output: outShape, x: xShape, y: yShape), x, y, out)
+            apply(f, BroadcastLayout(output: outShape, x: xShape, y: yShape), x, y, out, accumulate: accumulate)
         }
     }
 }

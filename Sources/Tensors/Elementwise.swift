@@ -66,7 +66,7 @@ struct Multiply: VectorBinaryFunction { @inline(__always) func callAsFunction(_ 
 struct Divide: VectorBinaryFunction { @inline(__always) func callAsFunction(_ a: FloatVector, _ b: FloatVector) -> FloatVector { a / b } }
 
 /// The share of the gradient of max(a, b) (or min) that goes to a: 1, ½ on ties, else 0 (PyTorch).
-struct FirstWins: VectorBinaryFunction {
+struct FirstOperandShare: VectorBinaryFunction {
     let maximum: Bool
     @inline(__always) func callAsFunction(_ a: FloatVector, _ b: FloatVector) -> FloatVector {
         let wins = maximum ? a .> b : a .< b
@@ -103,12 +103,19 @@ func broadcasting<F: VectorBinaryFunction>(_ f: F, _ a: Tensor, _ b: Tensor) -> 
     return out
 }
 
-/// A temporary of the output's shape holding f(g, operand) with broadcasting.
-func gradientTerm<F: VectorBinaryFunction>(_ f: F, _ g: UnsafePointer<Float>, _ outShape: [Int], _ operand: Tensor) -> Tensor {
+/// grad (shape `shape`) += f(g, operand) summed over broadcast dimensions: one fused pass when
+/// `shape` is the output shape, else through a temporary of the output's shape.
+func accumulateGradientTerm<F: VectorBinaryFunction>(_ f: F, _ g: UnsafePointer<Float>, _ outShape: [Int], _ operand: Tensor,
+                                                     into grad: UnsafeMutablePointer<Float>, shape: [Int], scale: Float = 1) {
+    if elementCount(shape) == elementCount(outShape) && scale == 1 {
+        BinaryKernels.apply(f, x: g, shape: outShape, y: operand.storage.base, shape: operand.shape, outShape: outShape,
+                            into: grad, accumulate: true)
+        return
+    }
     let t = Tensor(uninitializedShape: outShape)
     BinaryKernels.apply(f, x: g, shape: outShape, y: operand.storage.base, shape: operand.shape, outShape: outShape,
                         into: t.storage.base)
-    return t
+    accumulateReduced(t.storage.base, outShape: outShape, into: grad, shape: shape, scale: scale)
 }
 
 extension Tensor {
@@ -134,14 +141,8 @@ extension Tensor {
         let out = broadcasting(Multiply(), a, b)
         let s = out.shape
         return out.recorded(a, b) { g in
-            if let ga = Tape.shared.gradientBuffer(a.gradSlot) {
-                let t = gradientTerm(Multiply(), g, s, b)
-                accumulateReduced(t.storage.base, outShape: s, into: ga, shape: a.shape, scale: 1)
-            }
-            if let gb = Tape.shared.gradientBuffer(b.gradSlot) {
-                let t = gradientTerm(Multiply(), g, s, a)
-                accumulateReduced(t.storage.base, outShape: s, into: gb, shape: b.shape, scale: 1)
-            }
+            if let ga = Tape.shared.gradientBuffer(a.gradSlot) { accumulateGradientTerm(Multiply(), g, s, b, into: ga, shape: a.shape) }
+            if let gb = Tape.shared.gradientBuffer(b.gradSlot) { accumulateGradientTerm(Multiply(), g, s, a, into: gb, shape: b.shape) }
         }
     }
 
@@ -149,13 +150,11 @@ extension Tensor {
         let out = broadcasting(Divide(), a, b)
         let s = out.shape
         return out.recorded(a, b) { [out] g in
-            let ga = Tape.shared.gradientBuffer(a.gradSlot), gb = Tape.shared.gradientBuffer(b.gradSlot)
-            if ga == nil && gb == nil { return }
-            let t = gradientTerm(Divide(), g, s, b)  // g / b
-            if let ga { accumulateReduced(t.storage.base, outShape: s, into: ga, shape: a.shape, scale: 1) }
-            if let gb {  // −g·a/b² = −(g/b)·out
-                BinaryKernels.apply(Multiply(), count: t.count, t.storage.base, 1, out.storage.base, 1, t.storage.base)
-                accumulateReduced(t.storage.base, outShape: s, into: gb, shape: b.shape, scale: -1)
+            if let ga = Tape.shared.gradientBuffer(a.gradSlot) { accumulateGradientTerm(Divide(), g, s, b, into: ga, shape: a.shape) }
+            if let gb = Tape.shared.gradientBuffer(b.gradSlot) {  // −g·a/b² = −(g·out)/b
+                let t = Tensor(uninitializedShape: s)
+                BinaryKernels.apply(Multiply(), count: t.count, g, 1, out.storage.base, 1, t.storage.base)
+                accumulateGradientTerm(Divide(), t.storage.base, s, b, into: gb, shape: b.shape, scale: -1)
             }
         }
     }
@@ -193,7 +192,7 @@ func extremum(_ a: Tensor, _ b: Tensor, maximum: Bool) -> Tensor {
     return out.recorded(a, b) { g in
         let ga = Tape.shared.gradientBuffer(a.gradSlot), gb = Tape.shared.gradientBuffer(b.gradSlot)
         if ga == nil && gb == nil { return }
-        let share = broadcasting(FirstWins(maximum: maximum), a, b)  // a's share of g
+        let share = broadcasting(FirstOperandShare(maximum: maximum), a, b)  // a's share of g
         let n = share.count
         let t = Tensor(uninitializedShape: s)
         if let ga {

@@ -75,24 +75,47 @@ enum Reduction {
             }
         } else {
             // Output rows of `inner` contiguous values: accumulate input rows column-chunk-wise.
+            // When there are few output chunks (a bias gradient: one row), the reduced terms are
+            // also cut into fixed pieces so the threads share the work; the pieces depend only on
+            // the shape, and their partial sums are combined in order.
             let chunk = 1024
             let chunks = (plan.inner + chunk - 1) / chunk
             let rows = plan.outputCount / plan.inner
-            let work = plan.reducedCount * Swift.min(chunk, plan.inner)
-            Parallel.forRanges(rows * chunks, grain: Swift.max(1, 32_768 / work)) { range in
-                plan.withOdometer { odometer in
-                    withUnsafeTemporaryAllocation(of: Double.self, capacity: chunk) { acc in
-                        for task in range {
-                            let row = task / chunks, c0 = (task % chunks) * chunk
-                            let n = Swift.min(chunk, plan.inner - c0)
-                            let base = plan.keptOffset(row) + c0
-                            for j in 0..<n { acc[j] = 0 }
-                            odometer.forEach { off in
-                                let p = src + base + off
-                                for j in 0..<n { acc[j] += Double(p[j]) }
+            let width = Swift.min(chunk, plan.inner)
+            let piece = rows * chunks >= 8 ? plan.reducedCount : Swift.max(1, 65_536 / width)
+            let pieces = (plan.reducedCount + piece - 1) / piece
+            let tasks = rows * chunks * pieces
+            let work = Swift.min(piece, plan.reducedCount) * width
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: pieces > 1 ? tasks * width : 0) { partial in
+                Parallel.forRanges(tasks, grain: Swift.max(1, 32_768 / work)) { range in
+                    plan.withOdometer { odometer in
+                        withUnsafeTemporaryAllocation(of: Double.self, capacity: chunk) { acc in
+                            for task in range {
+                                let p = task % pieces, rowChunk = task / pieces
+                                let row = rowChunk / chunks, c0 = (rowChunk % chunks) * chunk
+                                let n = Swift.min(chunk, plan.inner - c0)
+                                let base = plan.keptOffset(row) + c0
+                                for j in 0..<n { acc[j] = 0 }
+                                odometer.forEach(in: p * piece ..< Swift.min(plan.reducedCount, (p + 1) * piece)) { off in
+                                    let src = src + base + off
+                                    for j in 0..<n { acc[j] += Double(src[j]) }
+                                }
+                                if pieces == 1 {
+                                    for j in 0..<n { write(row * plan.inner + c0 + j, acc[j]) }
+                                } else {
+                                    for j in 0..<n { partial[task * width + j] = acc[j] }
+                                }
                             }
-                            for j in 0..<n { write(row * plan.inner + c0 + j, acc[j]) }
                         }
+                    }
+                }
+                if pieces == 1 { return }
+                for rowChunk in 0..<(rows * chunks) {
+                    let row = rowChunk / chunks, c0 = (rowChunk % chunks) * chunk
+                    for j in 0..<Swift.min(chunk, plan.inner - c0) {
+                        var s = 0.0
+                        for p in 0..<pieces { s += partial[(rowChunk * pieces + p) * width + j] }
+                        write(row * plan.inner + c0 + j, s)
                     }
                 }
             }
@@ -219,12 +242,25 @@ struct Odometer {
 
     @inline(__always)
     mutating func forEach(_ body: (Int) -> Void) {
+        forEach(in: 0..<sizes.reduce(1, *), body)
+    }
+
+    /// The offsets of flat multi-indices `range` only, in order.
+    @inline(__always)
+    mutating func forEach(in range: Range<Int>, _ body: (Int) -> Void) {
         let rank = sizes.count
-        if rank == 0 { body(0); return }
-        for d in 0..<rank { index[d] = 0 }
-        var offset = 0
-        while true {
+        if rank == 0 { if range.contains(0) { body(0) }; return }
+        var rest = range.lowerBound, offset = 0
+        for d in stride(from: rank - 1, through: 0, by: -1) {
+            index[d] = rest % sizes[d]
+            rest /= sizes[d]
+            offset += index[d] * strides[d]
+        }
+        var remaining = range.count
+        while remaining > 0 {
             body(offset)
+            remaining -= 1
+            if remaining == 0 { return }
             var d = rank - 1
             while true {
                 index[d] += 1
@@ -233,7 +269,6 @@ struct Odometer {
                 offset -= strides[d] * sizes[d]
                 index[d] = 0
                 d -= 1
-                if d < 0 { return }
             }
         }
     }
@@ -290,11 +325,14 @@ extension Tensor {
         scaledSum(reductionFlags(axes), keepDims: keepDims, meanOf: true)
     }
 
-    /// Maximum of all elements; the gradient flows to the first maximal element.
-    public func max() -> Tensor { reducedMax(reductionFlags(nil), keepDims: false) }
+    /// Maximum of all elements; the gradient flows to the first maximal element. (Named
+    /// `maximum`, not `max`, so that `max(a, b)` keeps meaning Swift's inside Tensor extensions.)
+    public func maximum() -> Tensor { reducedMax(reductionFlags(nil), keepDims: false) }
 
     /// Maximum over `axes`; the gradient flows to the first maximal element of each slice.
-    public func max(axes: [Int], keepDims: Bool = false) -> Tensor { reducedMax(reductionFlags(axes), keepDims: keepDims) }
+    public func maximum(axes: [Int], keepDims: Bool = false) -> Tensor {
+        reducedMax(reductionFlags(axes), keepDims: keepDims)
+    }
 
     func reducedMax(_ flags: [Bool], keepDims: Bool) -> Tensor {
         let (_, outShape) = reducedShapes(flags, keepDims: keepDims)

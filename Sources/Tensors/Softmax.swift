@@ -100,11 +100,11 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
     SoftmaxKernels.forRows(rows, n) { i in
         let row = xp + i * n, y = yp + i * n
         let m = SoftmaxKernels.rowMax(row, n)
-        let shift = m + logf(SoftmaxKernels.expShifted(row, nil, n, shift: m))
+        let logSum = logf(SoftmaxKernels.expShifted(row, nil, n, shift: m))
         var j = 0
-        while j < n {
+        while j < n {  // (x − max) − log Σ: subtracting the max first keeps large logits exact
             let k = Swift.min(VectorMath.width, n - j)
-            VectorMath.store(VectorMath.load(row + j, count: k) - shift, y + j, count: k)
+            VectorMath.store((VectorMath.load(row + j, count: k) - m) - logSum, y + j, count: k)
             j += k
         }
     }

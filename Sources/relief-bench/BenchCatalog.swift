@@ -4,6 +4,7 @@ import ArgumentParser
 enum BenchCatalog {
     static let all: [ParsableCommand.Type] = [
         GEMMBench.self,
+        PointwiseBench.self,
         TransformerBench.self,
         ResNetBench.self,
         AllreduceBench.self,
