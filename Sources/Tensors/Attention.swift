@@ -172,18 +172,31 @@ func withPerItemBLAS(items: Int, _ body: () -> Void) {
 
 // MARK: - Vector exp
 
-/// Largest of n floats.
+/// Largest of n floats (up to one rounding when lanes overtake each other, which the online
+/// softmax tolerates: it only needs a consistent shift near the maximum).
 @inline(__always)
 func vectorMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD16<Float>(repeating: -.infinity)
+    var best = -Float.greatestFiniteMagnitude
     var i = 0
-    while i + 16 <= n {
-        acc = pointwiseMax(acc, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self))
-        i += 16
+    if n >= 16 {
+        // max(a, v) = a + relu(v − a), relu by |·|: plain SIMD arithmetic, which Swift lowers to
+        // vector instructions (the generic pointwiseMax is a lane loop).
+        var acc = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+        i = 16
+        while i + 16 <= n {
+            let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - acc
+            acc += (d + vectorAbs(d)) * 0.5
+            i += 16
+        }
+        best = acc.max()
     }
-    var best = acc.max()
     while i < n { best = max(best, p[i]); i += 1 }
     return best
+}
+
+@inline(__always)
+func vectorAbs(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
 }
 
 /// p[i] = exp(p[i] − shift); returns the sum of the new values.
@@ -206,8 +219,10 @@ func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float)
 /// eˣ for 16 lanes (Cephes expf: 2ⁿ·P(r), |r| ≤ ln2/2; about 2 ulp). Inputs below −87 give
 /// 2⁻¹²⁶ ≈ 1e-38 rather than 0, which every caller here treats as zero.
 @inline(__always)
-func vectorExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let x = pointwiseMin(pointwiseMax(x, SIMD16(repeating: -87)), SIMD16(repeating: 88))
+func vectorExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
+    // Clamp to [−87, 88] with exact arithmetic inside the range (x + relu(−87 − x), …).
+    let below = input + 87, raised = input + (vectorAbs(below) - below) * 0.5
+    let above = raised - 88, x = raised - (vectorAbs(above) + above) * 0.5
     // Round x·log2(e) to nearest by the 1.5·2²³ trick: its low mantissa bits hold n.
     let magic = SIMD16<Float>(repeating: 12_582_912)
     let t = x * 1.442_695_04 + magic
