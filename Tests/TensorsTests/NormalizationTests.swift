@@ -53,6 +53,14 @@ final class NormalizationTests: XCTestCase {
         let w = Tensor.normal([4], rng: &rng), b = Tensor.normal([4], rng: &rng)
         XCTAssertLessThan(maxGradientError(inputs: [x, w, b]) { groupNorm($0[0], groups: 2, weight: $0[1], bias: $0[2]) }, 1e-2)
         XCTAssertLessThan(maxGradientError(inputs: [x, w, b]) { groupNormSiLU($0[0], groups: 2, weight: $0[1], bias: $0[2]) }, 1e-2)
+        // GroupNorm ignores a constant offset, so its gradients must too (no cancellation at x + 40).
+        let shifted = Tensor(x.scalars.map { $0 + 40 }, shape: x.shape)
+        let (_, g0) = gradients(of: [x, w]) { groupNormSiLU($0[0], groups: 2, weight: $0[1], bias: b) }
+        let (_, g1) = gradients(of: [shifted, w]) { groupNormSiLU($0[0], groups: 2, weight: $0[1], bias: b) }
+        for (a, c) in zip(g0, g1) {
+            let scale = a.scalars.map(abs).max()!
+            for i in 0..<a.count { XCTAssertEqual(a[flat: i], c[flat: i], accuracy: 2e-3 * scale) }
+        }
         // [N, C, L] layout, one channel per group, no affine.
         let x3 = Tensor.normal([2, 3, 17], rng: &rng)
         XCTAssertLessThan(maxGradientError(inputs: [x3]) { groupNormSiLU($0[0], groups: 3) }, 1e-2)
