@@ -20,10 +20,13 @@ final class StructuralDeterminismTests: XCTestCase {
         var rng = Philox(seed: 9)
         let q = Tensor.normal([2, 3, 150, 16], rng: &rng), k = Tensor.normal([2, 3, 270, 16], rng: &rng)
         let v = Tensor.normal([2, 3, 270, 16], rng: &rng)
+        let q1 = Tensor.normal([1, 300, 16], rng: &rng), k1 = Tensor.normal([1, 600, 16], rng: &rng)
+        let v1 = Tensor.normal([1, 600, 8], rng: &rng)
         let x = Tensor.normal([3, 8, 40, 40], rng: &rng), w = Tensor.normal([6, 8, 3, 3], rng: &rng)
         let gw = Tensor.normal([8], rng: &rng), gb = Tensor.normal([8], rng: &rng)
         let cases: [(String, [Tensor], ([Tensor]) -> Tensor)] = [
             ("attention", [q, k, v], { attention($0[0], $0[1], $0[2]) }),
+            ("attention, one slice split by blocks", [q1, k1, v1], { attention($0[0], $0[1], $0[2]) }),
             ("conv2d", [x, w], { conv2d($0[0], weight: $0[1], stride: 2, padding: 1) }),
             ("groupNormSiLU", [x, gw, gb], { groupNormSiLU($0[0], groups: 4, weight: $0[1], bias: $0[2]) }),
             ("layerNorm", [x, gb, gw], { layerNorm($0[0].reshaped([-1, 8]), weight: $0[1], bias: $0[2]) }),
