@@ -14,7 +14,7 @@ extension Tensor {
         let n = indices.count
         let src = storage.base, dst = out.storage.base
         indices.withUnsafeBufferPointer { idx in
-            Parallel.forRanges(outer * n, grain: max(1, 32_768 / max(inner, 1))) { range in
+            Parallel.forRanges(outer * n, grain: Swift.max(1, 32_768 / Swift.max(inner, 1))) { range in
                 for row in range {
                     let o = row / n, j = row % n
                     (dst + row * inner).update(from: src + (o * dim + idx[j]) * inner, count: inner)
@@ -28,14 +28,14 @@ extension Tensor {
                 // Split over outer slices when there are several, else over columns: each thread
                 // owns its destination elements and adds into them in index order.
                 if outer > 1 {
-                    Parallel.forRanges(outer, grain: max(1, 32_768 / max(n * inner, 1))) { range in
+                    Parallel.forRanges(outer, grain: Swift.max(1, 32_768 / Swift.max(n * inner, 1))) { range in
                         for o in range { for j in 0..<n {
                             let s = g + (o * n + j) * inner, d = ga + (o * dim + idx[j]) * inner
                             for c in 0..<inner { d[c] += s[c] }
                         } }
                     }
                 } else {
-                    Parallel.forRanges(inner, grain: max(1, 32_768 / max(n, 1))) { cols in
+                    Parallel.forRanges(inner, grain: Swift.max(1, 32_768 / Swift.max(n, 1))) { cols in
                         for j in 0..<n {
                             let s = g + j * inner, d = ga + idx[j] * inner
                             for c in cols { d[c] += s[c] }

@@ -29,6 +29,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor? = nil, bias: Tensor? = nil, e
     }
     let inputs = [x] + (weight.map { [$0] } ?? []) + (bias.map { [$0] } ?? [])
     return out.recorded(anyTracked: inputs.contains { $0.isTracked }) { g in
+        let sp = stats.storage.base  // captures `stats`: the pointer alone would let it return to the pool
         let tape = Tape.shared
         if let gx = tape.gradientBuffer(x.gradSlot) {
             Parallel.forRanges(rows, grain: max(1, 16_384 / max(d, 1))) { range in
@@ -126,6 +127,7 @@ struct GroupNormKernel {
         let kernel = self
         let inputs = [x] + (weight.map { [$0] } ?? []) + (bias.map { [$0] } ?? [])
         return out.recorded(anyTracked: inputs.contains { $0.isTracked }) { g in
+            let sp = stats.storage.base  // captures `stats`: the pointer alone would let it return to the pool
             if silu {
                 // dz = g·σ(z)·(1 + z·(1 − σ(z))), z recomputed from the saved statistics.
                 let dz = Tensor(uninitializedShape: kernel.x.shape)

@@ -10,20 +10,20 @@ extension Tensor {
         let (oh, ow) = (h * factor, w * factor)
         let out = Tensor(uninitializedShape: [shape[0], shape[1], oh, ow])
         let src = storage.base, dst = out.storage.base
-        Parallel.forRanges(planes, grain: max(1, 32_768 / (oh * ow))) { range in
+        Parallel.forRanges(planes, grain: Swift.max(1, 32_768 / (oh * ow))) { range in
             for p in range {
                 let s = src + p * h * w, d = dst + p * oh * ow
                 for y in 0..<h {
                     let row = d + y * factor * ow, sr = s + y * w
                     for x in 0..<w { let v = sr[x]; for f in 0..<factor { row[x * factor + f] = v } }
-                    for r in 1..<max(factor, 1) { (row + r * ow).update(from: row, count: ow) }
+                    for r in 1..<Swift.max(factor, 1) { (row + r * ow).update(from: row, count: ow) }
                 }
             }
         }
         let source = self
         return out.recorded(source) { g in
             guard let ga = Tape.shared.gradientBuffer(source.gradSlot) else { return }
-            Parallel.forRanges(planes, grain: max(1, 32_768 / (oh * ow))) { range in
+            Parallel.forRanges(planes, grain: Swift.max(1, 32_768 / (oh * ow))) { range in
                 for p in range {
                     let gs = g + p * oh * ow, d = ga + p * h * w
                     for y in 0..<h { for x in 0..<w {
@@ -45,7 +45,7 @@ extension Tensor {
         let ys = BilinearTaps(input: h, output: height), xs = BilinearTaps(input: w, output: width)
         let out = Tensor(uninitializedShape: [shape[0], shape[1], height, width])
         let src = storage.base, dst = out.storage.base
-        Parallel.forRanges(planes, grain: max(1, 8192 / (height * width))) { range in
+        Parallel.forRanges(planes, grain: Swift.max(1, 8192 / (height * width))) { range in
             for p in range {
                 let s = src + p * h * w, d = dst + p * height * width
                 for oy in 0..<height {
@@ -62,7 +62,7 @@ extension Tensor {
         return out.recorded(source) { g in
             guard let ga = Tape.shared.gradientBuffer(source.gradSlot) else { return }
             // Scatter per plane on one thread each: a fixed order for every target pixel.
-            Parallel.forRanges(planes, grain: max(1, 8192 / (height * width))) { range in
+            Parallel.forRanges(planes, grain: Swift.max(1, 8192 / (height * width))) { range in
                 for p in range {
                     let gs = g + p * height * width, d = ga + p * h * w
                     for oy in 0..<height {
@@ -88,8 +88,8 @@ struct BilinearTaps {
         let scale = Float(input) / Float(output)
         i0 = []; i1 = []; w0 = []; w1 = []
         for o in 0..<output {
-            let src = max(scale * (Float(o) + 0.5) - 0.5, 0)
-            let lo = min(Int(src), input - 1)
+            let src = Swift.max(scale * (Float(o) + 0.5) - 0.5, 0)
+            let lo = Swift.min(Int(src), input - 1)
             let lambda = src - Float(lo)
             i0.append(lo); i1.append(lo < input - 1 ? lo + 1 : lo)
             w0.append(1 - lambda); w1.append(lambda)

@@ -2,5 +2,5 @@ import ArgumentParser
 
 /// Every benchmark, one subcommand each (one file each in this folder).
 enum BenchCatalog {
-    static let all: [ParsableCommand.Type] = [GEMMBench.self, AttentionBench.self]
+    static let all: [ParsableCommand.Type] = [GEMMBench.self, TransformerBench.self, ResNetBench.self, AttentionBench.self]
 }
