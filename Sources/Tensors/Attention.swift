@@ -7,6 +7,11 @@ import Foundation
 /// length. It saves the output and the per-row log-sum-exp; backward recomputes each score tile
 /// from them (dS = P∘(dP − rowsum(dO∘O))) and accumulates dQ, dK, dV with GEMMs.
 ///
+/// Forward splits (batch·head × query block) across threads, each with its own score tile and
+/// OpenBLAS on one thread. Backward splits batch·heads, or, when there are fewer than threads,
+/// key blocks (for dK, dV) then query blocks (for dQ); every gradient element is summed in one
+/// fixed order, so results are identical for any thread count.
+///
 /// q is [batch…, Nq, D], k is [batch…, Nk, D], v is [batch…, Nk, Dv] (typically [B, H, N, D]);
 /// the result is [batch…, Nq, Dv]. `scale` defaults to 1/√D.
 public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float? = nil) -> Tensor {

@@ -94,7 +94,7 @@ struct GroupNormKernel {
         self.perGroup = c / groups * spatial
     }
 
-    /// z = (x − mean)·rstd·w[ch] + b[ch] for the channel `ch` plane starting at `p`.
+    /// The affine weight and bias of channel `ch` (1 and 0 without them).
     @inline(__always)
     func affine(_ ch: Int) -> (scale: Float, shift: Float) {
         (weight.map { $0.storage.base[ch] } ?? 1, bias.map { $0.storage.base[ch] } ?? 0)
