@@ -7,6 +7,11 @@ import Foundation
 /// length. It saves the output and the per-row log-sum-exp; backward recomputes each score tile
 /// from them (dS = P∘(dP − rowsum(dO∘O))) and accumulates dQ, dK, dV with GEMMs.
 ///
+/// Forward splits (batch·head × query block) across threads, each with its own score tile and
+/// OpenBLAS on one thread. Backward splits batch·heads, or, when there are fewer than threads,
+/// key blocks (for dK, dV) then query blocks (for dQ); every gradient element is summed in one
+/// fixed order, so results are identical for any thread count.
+///
 /// q is [batch…, Nq, D], k is [batch…, Nk, D], v is [batch…, Nk, Dv] (typically [B, H, N, D]);
 /// the result is [batch…, Nq, Dv]. `scale` defaults to 1/√D.
 public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float? = nil) -> Tensor {
@@ -102,58 +107,87 @@ struct AttentionGeometry {
         Parallel.forRanges(batch * nq, grain: max(1, 16_384 / max(dv, 1))) { range in
             for r in range { dp[r] = simdDot(dOut + r * dv, out + r * dv, dv) }
         }
-        // Each (batch·head) is independent and owns its slices of dQ, dK, dV: parallel over
-        // them, sequential inside, so accumulation order is fixed.
-        withPerItemBLAS(items: batch) {
-            Parallel.forRanges(batch, grain: 1) { range in
-                let tile = Self.queryBlock * Self.keyBlock
-                let scratch = Tensor(uninitializedShape: [2 * tile])
-                let p = scratch.storage.base, ds = p + tile
-                for b in range {
-                    backwardSlice(b, q, k, v, lse, dOut, dp, dq, dk, dvGrad, probabilities: p, scoreGradient: ds)
+        let tile = Self.queryBlock * Self.keyBlock
+        if batch >= Parallel.threads || Parallel.threads == 1 {
+            // Each (batch·head) is independent and owns its slices of dQ, dK, dV: parallel over
+            // them, sequential inside (key blocks outer, query blocks inner, as FlashAttention-2).
+            withPerItemBLAS(items: batch) {
+                Parallel.forRanges(batch, grain: 1) { range in
+                    let scratch = Tensor(uninitializedShape: [2 * tile])
+                    for b in range {
+                        for kbI in 0..<keyBlocks { for qbI in 0..<queryBlocks {
+                            backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: dq, dk: dk, dv: dvGrad,
+                                         scratch: scratch.storage.base)
+                        } }
+                    }
+                }
+            }
+            return
+        }
+        // Too few slices to fill the cores: split each slice twice. Key blocks own dK_j, dV_j
+        // (summed over query blocks in order); then query blocks own dQ_i (summed over key blocks
+        // in order), recomputing their score tiles. The same sums in the same order as above, so
+        // bit-identical results, for 7/5 of the GEMM work.
+        for b in 0..<batch {
+            if dk != nil || dvGrad != nil {
+                withPerItemBLAS(items: keyBlocks) {
+                    Parallel.forRanges(keyBlocks, grain: 1) { range in
+                        let scratch = Tensor(uninitializedShape: [2 * tile])
+                        for kbI in range { for qbI in 0..<queryBlocks {
+                            backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: nil, dk: dk, dv: dvGrad,
+                                         scratch: scratch.storage.base)
+                        } }
+                    }
+                }
+            }
+            if let dq {
+                withPerItemBLAS(items: queryBlocks) {
+                    Parallel.forRanges(queryBlocks, grain: 1) { range in
+                        let scratch = Tensor(uninitializedShape: [2 * tile])
+                        for qbI in range { for kbI in 0..<keyBlocks {
+                            backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: dq, dk: nil, dv: nil,
+                                         scratch: scratch.storage.base)
+                        } }
+                    }
                 }
             }
         }
     }
 
-    private func backwardSlice(_ b: Int, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
-                               _ lse: UnsafePointer<Float>, _ dOut: UnsafePointer<Float>, _ delta: UnsafePointer<Float>,
-                               _ dq: UnsafeMutablePointer<Float>?, _ dk: UnsafeMutablePointer<Float>?,
-                               _ dvGrad: UnsafeMutablePointer<Float>?, probabilities p: UnsafeMutablePointer<Float>,
-                               scoreGradient ds: UnsafeMutablePointer<Float>) {
-        let ld = Self.keyBlock
-        let qb = q + b * nq * d, kb = k + b * nk * d, vb = v + b * nk * dv, gb = dOut + b * nq * dv
-        let lseB = lse + b * nq, deltaB = delta + b * nq
-        let needScoreGradient = dq != nil || dk != nil
-        for kbI in 0..<keyBlocks {
-            let k0 = kbI * Self.keyBlock, cols = min(Self.keyBlock, nk - k0)
-            for qbI in 0..<queryBlocks {
-                let q0 = qbI * Self.queryBlock, rows = min(Self.queryBlock, nq - q0)
-                let qi = qb + q0 * d, gi = gb + q0 * dv
-                BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
-                           b: kb + k0 * d, ldb: d, beta: 0, c: p, ldc: ld)
-                for r in 0..<rows { _ = expShiftedInPlace(p + r * ld, cols, shift: lseB[q0 + r]) }
-                if let dvGrad {  // dV_j += Pᵀ·dO_i
-                    BLAS.sgemm(transA: true, transB: false, m: cols, n: dv, k: rows, a: p, lda: ld, b: gi, ldb: dv,
-                               beta: 1, c: dvGrad + (b * nk + k0) * dv, ldc: dv)
-                }
-                guard needScoreGradient else { continue }
-                // dP = dO_i·V_jᵀ, then dS = P∘(dP − D)
-                BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: dv, a: gi, lda: dv, b: vb + k0 * dv, ldb: dv,
-                           beta: 0, c: ds, ldc: ld)
-                for r in 0..<rows {
-                    let pr = p + r * ld, dr = ds + r * ld, dlt = deltaB[q0 + r]
-                    for c in 0..<cols { dr[c] = pr[c] * (dr[c] - dlt) }
-                }
-                if let dq {  // dQ_i += scale·dS·K_j
-                    BLAS.sgemm(transA: false, transB: false, m: rows, n: d, k: cols, alpha: scale, a: ds, lda: ld,
-                               b: kb + k0 * d, ldb: d, beta: 1, c: dq + (b * nq + q0) * d, ldc: d)
-                }
-                if let dk {  // dK_j += scale·dSᵀ·Q_i
-                    BLAS.sgemm(transA: true, transB: false, m: cols, n: d, k: rows, alpha: scale, a: ds, lda: ld,
-                               b: qi, ldb: d, beta: 1, c: dk + (b * nk + k0) * d, ldc: d)
-                }
-            }
+    /// One (key block, query block) tile of slice b: recomputes P from the saved log-sum-exp and
+    /// accumulates the requested gradients. `scratch` holds two score tiles.
+    private func backwardTile(_ b: Int, _ kbI: Int, _ qbI: Int, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>,
+                              _ v: UnsafePointer<Float>, _ lse: UnsafePointer<Float>, _ dOut: UnsafePointer<Float>,
+                              _ delta: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>?,
+                              dk: UnsafeMutablePointer<Float>?, dv dvGrad: UnsafeMutablePointer<Float>?,
+                              scratch p: UnsafeMutablePointer<Float>) {
+        let ld = Self.keyBlock, ds = p + Self.queryBlock * Self.keyBlock
+        let k0 = kbI * Self.keyBlock, cols = min(Self.keyBlock, nk - k0)
+        let q0 = qbI * Self.queryBlock, rows = min(Self.queryBlock, nq - q0)
+        let qi = q + (b * nq + q0) * d, gi = dOut + (b * nq + q0) * dv
+        let kj = k + (b * nk + k0) * d, vj = v + (b * nk + k0) * dv
+        BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
+                   b: kj, ldb: d, beta: 0, c: p, ldc: ld)
+        for r in 0..<rows { _ = expShiftedInPlace(p + r * ld, cols, shift: lse[b * nq + q0 + r]) }
+        if let dvGrad {  // dV_j += Pᵀ·dO_i
+            BLAS.sgemm(transA: true, transB: false, m: cols, n: dv, k: rows, a: p, lda: ld, b: gi, ldb: dv,
+                       beta: 1, c: dvGrad + (b * nk + k0) * dv, ldc: dv)
+        }
+        guard dq != nil || dk != nil else { return }
+        // dP = dO_i·V_jᵀ, then dS = P∘(dP − D)
+        BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: dv, a: gi, lda: dv, b: vj, ldb: dv,
+                   beta: 0, c: ds, ldc: ld)
+        for r in 0..<rows {
+            let pr = p + r * ld, dr = ds + r * ld, dlt = delta[b * nq + q0 + r]
+            for c in 0..<cols { dr[c] = pr[c] * (dr[c] - dlt) }
+        }
+        if let dq {  // dQ_i += scale·dS·K_j
+            BLAS.sgemm(transA: false, transB: false, m: rows, n: d, k: cols, alpha: scale, a: ds, lda: ld,
+                       b: kj, ldb: d, beta: 1, c: dq + (b * nq + q0) * d, ldc: d)
+        }
+        if let dk {  // dK_j += scale·dSᵀ·Q_i
+            BLAS.sgemm(transA: true, transB: false, m: cols, n: d, k: rows, alpha: scale, a: ds, lda: ld,
+                       b: qi, ldb: d, beta: 1, c: dk + (b * nk + k0) * d, ldc: d)
         }
     }
 }
@@ -172,18 +206,31 @@ func withPerItemBLAS(items: Int, _ body: () -> Void) {
 
 // MARK: - Vector exp
 
-/// Largest of n floats.
+/// Largest of n floats (up to one rounding when lanes overtake each other, which the online
+/// softmax tolerates: it only needs a consistent shift near the maximum).
 @inline(__always)
 func vectorMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD16<Float>(repeating: -.infinity)
+    var best = -Float.greatestFiniteMagnitude
     var i = 0
-    while i + 16 <= n {
-        acc = pointwiseMax(acc, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self))
-        i += 16
+    if n >= 16 {
+        // max(a, v) = a + relu(v − a), relu by |·|: plain SIMD arithmetic, which Swift lowers to
+        // vector instructions (the generic pointwiseMax is a lane loop).
+        var acc = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+        i = 16
+        while i + 16 <= n {
+            let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - acc
+            acc += (d + vectorAbs(d)) * 0.5
+            i += 16
+        }
+        best = acc.max()
     }
-    var best = acc.max()
     while i < n { best = max(best, p[i]); i += 1 }
     return best
+}
+
+@inline(__always)
+func vectorAbs(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
 }
 
 /// p[i] = exp(p[i] − shift); returns the sum of the new values.
@@ -206,8 +253,10 @@ func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float)
 /// eˣ for 16 lanes (Cephes expf: 2ⁿ·P(r), |r| ≤ ln2/2; about 2 ulp). Inputs below −87 give
 /// 2⁻¹²⁶ ≈ 1e-38 rather than 0, which every caller here treats as zero.
 @inline(__always)
-func vectorExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let x = pointwiseMin(pointwiseMax(x, SIMD16(repeating: -87)), SIMD16(repeating: 88))
+func vectorExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
+    // Clamp to [−87, 88] with exact arithmetic inside the range (x + relu(−87 − x), …).
+    let below = input + 87, raised = input + (vectorAbs(below) - below) * 0.5
+    let above = raised - 88, x = raised - (vectorAbs(above) + above) * 0.5
     // Round x·log2(e) to nearest by the 1.5·2²³ trick: its low mantissa bits hold n.
     let magic = SIMD16<Float>(repeating: 12_582_912)
     let t = x * 1.442_695_04 + magic

@@ -94,7 +94,7 @@ struct GroupNormKernel {
         self.perGroup = c / groups * spatial
     }
 
-    /// z = (x − mean)·rstd·w[ch] + b[ch] for the channel `ch` plane starting at `p`.
+    /// The affine weight and bias of channel `ch` (1 and 0 without them).
     @inline(__always)
     func affine(_ ch: Int) -> (scale: Float, shift: Float) {
         (weight.map { $0.storage.base[ch] } ?? 1, bias.map { $0.storage.base[ch] } ?? 0)
@@ -163,18 +163,17 @@ struct GroupNormKernel {
                     for k in 0..<channelsPerGroup {
                         let w = wp.map { $0[(ng % groups) * channelsPerGroup + k] } ?? 1
                         let o = base + k * spatial
-                        let sg = simdSum(dz + o, spatial), sgx = simdDot(dz + o, xp + o, spatial)
-                        sumG += w * sg
-                        sumGX += w * (sgx - mean * sg) * rstd
+                        sumG += w * simdSum(dz + o, spatial)
+                        sumGX += w * centeredDot(dz + o, xp + o, mean: mean, spatial) * rstd
                     }
                     let a = sumG / Float(perGroup), b = sumGX / Float(perGroup)
                     for k in 0..<channelsPerGroup {
                         let w = wp.map { $0[(ng % groups) * channelsPerGroup + k] } ?? 1
                         let o = base + k * spatial
                         // dx = rstd·(w·dz − a − x̂·b), x̂ = (x − mean)·rstd
-                        let cg = rstd * w, cx = -rstd * rstd * b, c0 = rstd * (-a + mean * rstd * b)
+                        let cg = rstd * w, cx = -rstd * rstd * b, c0 = -rstd * a
                         let d = dz + o, xs = xp + o, dx = gx + o
-                        for s in 0..<spatial { dx[s] += cg * d[s] + cx * xs[s] + c0 }
+                        for s in 0..<spatial { dx[s] += cg * d[s] + cx * (xs[s] - mean) + c0 }
                     }
                 }
             }
@@ -190,9 +189,8 @@ struct GroupNormKernel {
                     for s in 0..<n {
                         let ng = s * groups + gi, mean = sp[2 * ng], rstd = sp[2 * ng + 1]
                         let o = (s * c + ch) * spatial
-                        let sg = simdSum(dz + o, spatial), sgx = simdDot(dz + o, xp + o, spatial)
-                        dw += (sgx - mean * sg) * rstd
-                        db += sg
+                        dw += centeredDot(dz + o, xp + o, mean: mean, spatial) * rstd
+                        db += simdSum(dz + o, spatial)
                     }
                     gw?[ch] += dw
                     gb?[ch] += db
@@ -217,6 +215,22 @@ func normalStatistics(_ p: UnsafePointer<Float>, _ n: Int, eps: Float) -> (mean:
     var s = acc.sum()
     while i < n { let v = p[i] - mean; s += v * v; i += 1 }
     return (mean, 1 / (s / Float(n) + eps).squareRoot())
+}
+
+/// Σ g[i]·(x[i] − mean): centred first, so a large mean does not cancel digits away.
+@inline(__always)
+func centeredDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: Float, _ n: Int) -> Float {
+    var acc = SIMD16<Float>()
+    var i = 0
+    let m = SIMD16<Float>(repeating: mean)
+    while i + 16 <= n {
+        acc += UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+            * (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - m)
+        i += 16
+    }
+    var s = acc.sum()
+    while i < n { s += g[i] * (x[i] - mean); i += 1 }
+    return s
 }
 
 /// dst = SiLU(src·scale + shift).

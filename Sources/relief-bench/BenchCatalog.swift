@@ -5,6 +5,7 @@ enum BenchCatalog {
     static let all: [ParsableCommand.Type] = [
         GEMMBench.self,
         PointwiseBench.self,
+        AttentionBench.self,
         TransformerBench.self,
         ResNetBench.self,
         AllreduceBench.self,

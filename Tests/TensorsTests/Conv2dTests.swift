@@ -1,0 +1,55 @@
+import XCTest
+@testable import Tensors
+
+final class Conv2dTests: XCTestCase {
+    private func naiveConv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride: (Int, Int), padding: (Int, Int)) -> [Double] {
+        let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (cout, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
+        let ho = (h + 2 * padding.0 - kh) / stride.0 + 1, wo = (wd + 2 * padding.1 - kw) / stride.1 + 1
+        var out = [Double](repeating: 0, count: n * cout * ho * wo)
+        for s in 0..<n { for o in 0..<cout { for oy in 0..<ho { for ox in 0..<wo {
+            var acc = Double(b?[flat: o] ?? 0)
+            for c in 0..<cin { for i in 0..<kh { for j in 0..<kw {
+                let iy = oy * stride.0 - padding.0 + i, ix = ox * stride.1 - padding.1 + j
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                acc += Double(x[flat: ((s * cin + c) * h + iy) * wd + ix]) * Double(w[flat: ((o * cin + c) * kh + i) * kw + j])
+            } } }
+            out[((s * cout + o) * ho + oy) * wo + ox] = acc
+        } } } }
+        return out
+    }
+
+    private struct Case { let x: [Int], w: [Int], stride: (Int, Int), padding: (Int, Int), bias: Bool }
+    private let cases = [
+        Case(x: [2, 3, 7, 6], w: [4, 3, 3, 3], stride: (1, 1), padding: (1, 1), bias: true),   // 3×3 same
+        Case(x: [1, 2, 9, 8], w: [3, 2, 3, 3], stride: (2, 2), padding: (1, 1), bias: true),   // downsample
+        Case(x: [2, 5, 4, 3], w: [3, 5, 1, 1], stride: (1, 1), padding: (0, 0), bias: true),   // pointwise
+        Case(x: [1, 2, 5, 7], w: [2, 2, 2, 3], stride: (2, 1), padding: (0, 2), bias: false),  // odd shapes
+        Case(x: [1, 1, 2, 2], w: [1, 1, 4, 4], stride: (2, 2), padding: (1, 1), bias: false),  // kernel wider than image
+    ]
+
+    func testForwardMatchesNaiveLoops() {
+        var rng = Philox(seed: 1)
+        for c in cases {
+            let x = Tensor.normal(c.x, rng: &rng), w = Tensor.normal(c.w, rng: &rng)
+            let b = c.bias ? Tensor.normal([c.w[0]], rng: &rng) : nil
+            let y = conv2d(x, weight: w, bias: b, stride: c.stride, padding: c.padding)
+            let ref = naiveConv(x, w, b, stride: c.stride, padding: c.padding)
+            XCTAssertEqual(y.count, ref.count)
+            for i in 0..<ref.count { XCTAssertEqual(Double(y[flat: i]), ref[i], accuracy: 1e-4, "case \(c.x) \(c.w)") }
+        }
+    }
+
+    func testGradientsOfInputWeightAndBias() {
+        var rng = Philox(seed: 2)
+        for c in cases {
+            let x = Tensor.normal(c.x, rng: &rng), w = Tensor.normal(c.w, rng: &rng)
+            var inputs = [x, w]
+            if c.bias { inputs.append(Tensor.normal([c.w[0]], rng: &rng)) }
+            let err = maxGradientError(inputs: inputs) {
+                conv2d($0[0], weight: $0[1], bias: $0.count > 2 ? $0[2] : nil, stride: c.stride, padding: c.padding)
+            }
+            XCTAssertLessThan(err, 1e-2, "case \(c.x) \(c.w) stride \(c.stride)")
+        }
+    }
+}
