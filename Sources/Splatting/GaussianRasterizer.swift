@@ -18,6 +18,7 @@ public struct SplatTimings: Sendable {
     public var projection = 0.0, binning = 0.0, forward = 0.0, backward = 0.0
     /// (tile, Gaussian) pairs in the tile lists.
     public var instances = 0
+    public init() {}
 }
 
 /// The differentiable tiled Gaussian rasterizer (gsplat's classic algorithm; constants in

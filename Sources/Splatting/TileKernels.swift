@@ -8,7 +8,9 @@ typealias RowMask = SIMDMask<SIMD16<Int32>>
 /// exp(−s) for s ≥ 0 (clamped to 80), relative error ≈ 1e-7: Cody–Waite reduction and a
 /// degree-6 polynomial, vectorised (the scalar libm call is the rasterizer's bottleneck otherwise).
 @inline(__always) func expNegative(_ s: Row) -> Row {
-    let x = -s.clamped(lowerBound: .zero, upperBound: Row(repeating: 80))
+    // Vector–vector compares and selects only: generic clamps and scalar-int compares compile to lane loops.
+    let bounded = s.replacing(with: Row(repeating: 80), where: s .> Row(repeating: 80))
+    let x = -bounded.replacing(with: Row(), where: bounded .< Row())
     let magic = Row(repeating: 12_582_912)  // 1.5·2²³: adding it rounds to an integer held in the low mantissa bits
     let k = x * 1.442_695_040_888_963 + magic
     let n = k - magic
@@ -64,7 +66,8 @@ enum TileKernels {
         let range = tileRanges[image * g.tilesPerImage + tile] ..< tileRanges[image * g.tilesPerImage + tile + 1]
         let columns = laneIndex &+ Int32(px0)
         let laneX = Row(columns) + 0.5
-        let validLanes = laneIndex .< Int32(lanes)
+        let validLanes = laneIndex .< SIMD16<Int32>(repeating: Int32(lanes))
+        let zeroLanes = SIMD16<Int32>()
         withUnsafeTemporaryAllocation(of: Row.self, capacity: 5 * 16) { rowState in
             withUnsafeTemporaryAllocation(of: SIMD16<Int32>.self, capacity: 2 * 16) { intState in
                 let T = rowState.baseAddress!, cr = T + 16, cg = T + 32, cb = T + 48, cd = T + 64
@@ -84,14 +87,14 @@ enum TileKernels {
                     let mx = rec[0], my = rec[1], ca = rec[2], cbk = rec[3], cc = rec[4], o = rec[5], z = rec[6]
                     let col = colors + (b * g.gaussians + n) * 4
                     let r0 = max(Int(box[2]) - py0, 0), r1 = min(Int(box[3]) - py0, rows - 1)
-                    let inBox = (columns .>= box[0]) .& (columns .<= box[1])
+                    let inBox = (columns .>= SIMD16<Int32>(repeating: box[0])) .& (columns .<= SIMD16<Int32>(repeating: box[1]))
                     let dx = laneX - mx
                     let p = 0.5 * ca * dx * dx, q = cbk * dx
                     let red = col[0], green = col[1], blue = col[2]
                     let kNext = SIMD16<Int32>(repeating: Int32(k + 1))
                     if r0 > r1 { continue }
                     for r in r0...r1 {
-                        let mask = inBox .& (active[r] .!= 0)
+                        let mask = inBox .& (active[r] .!= zeroLanes)
                         if !any(mask) { continue }
                         let dy = Float(py0 + r) + 0.5 - my
                         let sigma = p + q * dy + 0.5 * cc * dy * dy
@@ -200,7 +203,7 @@ enum TileKernels {
                     let col = colors + (b * g.gaussians + n) * 4
                     let red = col[0], green = col[1], blue = col[2]
                     let r0 = max(Int(box[2]) - py0, 0), r1 = min(Int(box[3]) - py0, rows - 1)
-                    let inBox = (columns .>= box[0]) .& (columns .<= box[1])
+                    let inBox = (columns .>= SIMD16<Int32>(repeating: box[0])) .& (columns .<= SIMD16<Int32>(repeating: box[1]))
                     let dx = laneX - mx
                     let p = 0.5 * ca * dx * dx, q = cbk * dx
                     let kVec = SIMD16<Int32>(repeating: Int32(k))
