@@ -42,6 +42,9 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: fastMath),
         // data
         .target(name: "Synthesis", dependencies: ["Tensors", "Splatting", "Datasets"], swiftSettings: fastMath),
+        // training
+        .target(name: "Training", dependencies: ["Tensors", "Layers", "Optimizers", "Checkpoints", "Datasets", "Distributed",
+                                                 .product(name: "Yams", package: "Yams")], swiftSettings: fastMath),
 
         // programs
         .executableTarget(name: "relief-bench", dependencies: [
@@ -65,6 +68,7 @@ let package = Package(
         .testTarget(name: "SplattingTests", dependencies: ["Splatting", "Tensors"]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Datasets", "Splatting"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,5 +1,5 @@
 import ArgumentParser
 
 enum DataToolsCatalog {
-    static let all: [ParsableCommand.Type] = []
+    static let all: [ParsableCommand.Type] = [ConvertCommand.self, InspectCommand.self, VerifyCommand.self]
 }
