@@ -60,11 +60,11 @@ public struct CameraFile: Equatable, Sendable {
             guard w >= 1, h >= 1, w == w.rounded(), h == h.rounded() else {
                 throw CameraFileError(description: "\(source): frames[\(i)] has invalid size \(w)×\(h)")
             }
+            let fx = try number("fx"), fy = try number("fy"), cx = try number("cx"), cy = try number("cy")
             guard let rows = f["w2c"] as? [[NSNumber]], rows.count == 4, rows.allSatisfy({ $0.count == 4 }) else {
                 throw CameraFileError(description: "\(source): frames[\(i)] \"w2c\" is not a 4×4 array")
             }
-            let camera = Camera(width: Int(w), height: Int(h), fx: try number("fx"), fy: try number("fy"),
-                                cx: try number("cx"), cy: try number("cy"),
+            let camera = Camera(width: Int(w), height: Int(h), fx: fx, fy: fy, cx: cx, cy: cy,
                                 worldToCamera: Matrix4(rowMajor: rows.flatMap { $0.map(\.doubleValue) }))
             return CameraFrame(camera: camera, filePath: f["file_path"] as? String ?? String(format: "cam_%03d.png", i))
         })

@@ -176,7 +176,9 @@ public enum GaussianPLY {
                 if hasRest { for (k, c) in restCols.enumerated() { if let c { rest.storage.base[restCount * i + k] = value(i, c) } } }
             }
         }
+        // All-zero higher degrees (what degree-0 writers store) read back as degree 0.
+        let restUsed = hasRest && rest.withUnsafeBufferPointer { $0.contains { $0 != 0 } }
         return GaussianScene(means: means, quaternions: quats, logScales: scales, opacityLogits: opacity, shDC: dc,
-                             shRest: hasRest ? rest : nil)
+                             shRest: restUsed ? rest : nil)
     }
 }
