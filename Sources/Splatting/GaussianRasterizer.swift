@@ -115,7 +115,7 @@ public enum GaussianRasterizer {
         }
         let instances = imageBase[images]
         let list = ScratchBuffer<Int32>(instances)
-        let positions = ScratchBuffer<Int32>(instances)
+        let emissionOf = ScratchBuffer<Int32>(instances)  // sorted position → index in Gaussian-major order
         let emit = ScratchBuffer<Int>(images * nCount)
         let tileRanges = ScratchBuffer<Int>(images * tiles + 1)
         do {
@@ -160,7 +160,7 @@ public enum GaussianRasterizer {
                                 let pos = cursor[t]
                                 cursor[t] = pos + 1
                                 list.base[pos] = Int32(n)
-                                positions.base[k] = Int32(pos)
+                                emissionOf.base[pos] = Int32(k)
                                 k += 1
                             }
                         }
@@ -198,7 +198,7 @@ public enum GaussianRasterizer {
                                      tileRanges: tileRanges.base, list: list.base, records: records.base,
                                      boxes: boxes.base, colors: colors.base, background: background,
                                      out: saved.storage.base, gradOut: gradOut, finalT: finalT.base, last: last.base,
-                                     partials: partials.base)
+                                     emissionOf: emissionOf.base, partials: partials.base)
             }
             // Per Gaussian: its instances in emission order, views in order — a fixed reduction.
             Parallel.forRanges(bCount * nCount, grain: 512) { range in
@@ -215,7 +215,7 @@ public enum GaussianRasterizer {
                         var s = SIMD8<Double>.zero, s8 = 0.0, s9 = 0.0
                         let e0 = emit.base[ij]
                         for e in e0 ..< e0 + count {
-                            let p = partials.base + Int(positions.base[e]) * partialStride
+                            let p = partials.base + e * partialStride
                             s += SIMD8(Double(p[0]), Double(p[1]), Double(p[2]), Double(p[3]),
                                        Double(p[4]), Double(p[5]), Double(p[6]), Double(p[7]))
                             s8 += Double(p[8]); s9 += Double(p[9])

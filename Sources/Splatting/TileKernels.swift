@@ -7,7 +7,7 @@ typealias RowMask = SIMDMask<SIMD16<Int32>>
 
 /// exp(−s) for s ≥ 0 (clamped to 80), relative error ≈ 1e-7: Cody–Waite reduction and a
 /// degree-6 polynomial, vectorised (the scalar libm call is the rasterizer's bottleneck otherwise).
-@inline(__always) func expNegative(_ s: Row) -> Row {
+@_transparent func expNegative(_ s: Row) -> Row {
     // Vector–vector compares and selects only: generic clamps and scalar-int compares compile to lane loops.
     let bounded = s.replacing(with: Row(repeating: 80), where: s .> Row(repeating: 80))
     let x = -bounded.replacing(with: Row(), where: bounded .< Row())
@@ -74,7 +74,7 @@ enum TileKernels {
                 let active = intState.baseAddress!, lastRow = active + 16
                 for r in 0..<16 {
                     T[r] = Row(repeating: 1); cr[r] = .zero; cg[r] = .zero; cb[r] = .zero; cd[r] = .zero
-                    active[r] = SIMD16<Int32>(repeating: 0).replacing(with: -1, where: validLanes .& RowMask(repeating: r < rows))
+                    active[r] = r < rows ? unsafeBitCast(validLanes, to: SIMD16<Int32>.self) : SIMD16<Int32>()
                     lastRow[r] = SIMD16<Int32>(repeating: Int32(range.lowerBound))
                 }
                 var remaining = lanes * rows
@@ -109,10 +109,13 @@ enum TileKernels {
                         let w = (alpha * t).replacing(with: 0, where: .!blend)
                         cr[r] += w * red; cg[r] += w * green; cb[r] += w * blue; cd[r] += w * z
                         T[r] = t.replacing(with: nextT, where: blend)
-                        lastRow[r].replace(with: kNext, where: blend)
+                        // Integer selects as bit operations (the generic Int32 select compiles to a lane loop).
+                        let blendBits = unsafeBitCast(blend, to: SIMD16<Int32>.self)
+                        lastRow[r] = (lastRow[r] & ~blendBits) | (kNext & blendBits)
                         if any(stop) {
-                            active[r].replace(with: 0, where: stop)
-                            remaining -= Int(SIMD16<Int32>(repeating: 0).replacing(with: 1, where: stop).wrappedSum())
+                            let stopBits = unsafeBitCast(stop, to: SIMD16<Int32>.self)
+                            active[r] &= ~stopBits
+                            remaining += Int(stopBits.wrappedSum())  // lanes are −1 where stopping
                         }
                     }
                 }
@@ -144,7 +147,7 @@ enum TileKernels {
                          records: UnsafePointer<Float>, boxes: UnsafePointer<Int32>, colors: UnsafePointer<Float>,
                          background: SIMD3<Float>, out: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
                          finalT: UnsafePointer<Float>, last: UnsafePointer<Int32>,
-                         partials: UnsafeMutablePointer<Float>) {
+                         emissionOf: UnsafePointer<Int32>, partials: UnsafeMutablePointer<Float>) {
         let tx = tile % g.tilesX, ty = tile / g.tilesX
         let px0 = tx * 16, py0 = ty * 16
         let lanes = min(16, g.width - px0), rows = min(16, g.height - py0)
@@ -189,8 +192,8 @@ enum TileKernels {
                         maxLast = max(maxLast, Int(v))
                     }
                 }
-                if maxLast < range.upperBound {
-                    (partials + maxLast * partialStride).update(repeating: 0, count: (range.upperBound - maxLast) * partialStride)
+                for k in maxLast ..< range.upperBound {
+                    (partials + Int(emissionOf[k]) * partialStride).update(repeating: 0, count: partialStride)
                 }
                 let imageBase = image * g.gaussians
                 var k = maxLast - 1
@@ -233,7 +236,7 @@ enum TileKernels {
                             sr[r] += w * red; sg[r] += w * green; sb[r] += w * blue; sd[r] += w * z
                             T[r] = T[r].replacing(with: ti, where: accept)
                             // Where min(0.99, ·) clamps, α no longer depends on opacity or σ.
-                            vAlpha.replace(with: 0, where: .!accept .| (raw .> SplatConstants.maxAlpha))
+                            vAlpha = vAlpha.replacing(with: 0, where: .!accept .| (raw .> SplatConstants.maxAlpha))
                             aO += vis * vAlpha
                             let vSigma = -raw * vAlpha
                             let ddx = ca * dx + cbk * dy, ddy = cbk * dx + cc * dy
@@ -241,7 +244,8 @@ enum TileKernels {
                             aA += vSigma * 0.5 * dx * dx; aB += vSigma * dx * dy; aC += vSigma * (0.5 * dy * dy)
                         }
                     }
-                    let dst = partials + k * partialStride
+                    // Stored by emission index (Gaussian-major), so the per-Gaussian reduction reads contiguously.
+                    let dst = partials + Int(emissionOf[k]) * partialStride
                     // σ depends on the mean through d = pixel − mean: dσ/dmean = −dσ/dd.
                     dst[0] = -aMx.sum(); dst[1] = -aMy.sum()
                     dst[2] = aA.sum(); dst[3] = aB.sum(); dst[4] = aC.sum()
