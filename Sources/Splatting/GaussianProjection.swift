@@ -55,19 +55,27 @@ struct ViewParameters {
 /// A small row-major 3×3 matrix for the per-Gaussian algebra (Double: cheap at this size and it
 /// keeps huge or near-degenerate covariances finite).
 struct Mat3 {
-    var m: (Double, Double, Double, Double, Double, Double, Double, Double, Double)
+    var r0, r1, r2: SIMD3<Double>
     init(_ a: Double, _ b: Double, _ c: Double, _ d: Double, _ e: Double, _ f: Double, _ g: Double, _ h: Double, _ i: Double) {
-        m = (a, b, c, d, e, f, g, h, i)
+        r0 = [a, b, c]; r1 = [d, e, f]; r2 = [g, h, i]
     }
     @inline(__always) subscript(r: Int, c: Int) -> Double {
-        get { withUnsafeBytes(of: m) { $0.load(fromByteOffset: (r * 3 + c) * 8, as: Double.self) } }
-        set { withUnsafeMutableBytes(of: &m) { $0.storeBytes(of: newValue, toByteOffset: (r * 3 + c) * 8, as: Double.self) } }
+        get { r == 0 ? r0[c] : r == 1 ? r1[c] : r2[c] }
+        set {
+            switch r {
+            case 0: r0[c] = newValue
+            case 1: r1[c] = newValue
+            default: r2[c] = newValue
+            }
+        }
     }
     static var zero: Mat3 { Mat3(0, 0, 0, 0, 0, 0, 0, 0, 0) }
-    var transposed: Mat3 { Mat3(m.0, m.3, m.6, m.1, m.4, m.7, m.2, m.5, m.8) }
+    var transposed: Mat3 { Mat3(r0.x, r1.x, r2.x, r0.y, r1.y, r2.y, r0.z, r1.z, r2.z) }
     @inline(__always) static func * (a: Mat3, b: Mat3) -> Mat3 {
         var c = Mat3.zero
-        for i in 0..<3 { for j in 0..<3 { c[i, j] = a[i, 0] * b[0, j] + a[i, 1] * b[1, j] + a[i, 2] * b[2, j] } }
+        c.r0 = a.r0.x * b.r0 + a.r0.y * b.r1 + a.r0.z * b.r2
+        c.r1 = a.r1.x * b.r0 + a.r1.y * b.r1 + a.r1.z * b.r2
+        c.r2 = a.r2.x * b.r0 + a.r2.y * b.r1 + a.r2.z * b.r2
         return c
     }
 }
@@ -121,6 +129,15 @@ struct ActivatedGaussian {
     }
 }
 
+/// What projection needs of a Gaussian (kept per Gaussian across views; compact so a large
+/// scene's copy stays small).
+struct ProjectionInput {
+    var mean: SIMD3<Double>
+    var covariance: Mat3
+    var opacity: Double
+    init(_ g: ActivatedGaussian) { mean = g.mean; covariance = g.covariance; opacity = g.opacity }
+}
+
 /// A Gaussian seen from one view: what the tile kernels read.
 struct ProjectedGaussian {
     var meanX, meanY: Double
@@ -145,7 +162,7 @@ struct ProjectionTrace {
 enum Projection {
     /// EWA projection (gsplat classic). Returns nil when the Gaussian cannot touch the image.
     @inline(__always)
-    static func project(_ g: ActivatedGaussian, view: ViewParameters, trace: inout ProjectionTrace) -> ProjectedGaussian? {
+    static func project(_ g: ProjectionInput, view: ViewParameters, trace: inout ProjectionTrace) -> ProjectedGaussian? {
         let tc = view.apply(g.mean)
         guard tc.z >= SplatConstants.nearPlane else { return nil }
         let z = tc.z, iz = 1 / z
@@ -184,7 +201,7 @@ enum Projection {
     /// depth to gradients of the world mean and world covariance (as a full symmetric-matrix
     /// gradient), accumulated into `vMean` and `vCov`.
     @inline(__always)
-    static func backward(_ g: ActivatedGaussian, view: ViewParameters, trace tr: ProjectionTrace,
+    static func backward(view: ViewParameters, trace tr: ProjectionTrace,
                          vMean2d: SIMD2<Double>, vConic: SIMD3<Double>, vDepth: Double,
                          vMean: inout SIMD3<Double>, vCov: inout Mat3) {
         let tc = tr.tCam, z = tc.z, iz = 1 / z

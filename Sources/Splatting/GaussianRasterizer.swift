@@ -62,12 +62,16 @@ public enum GaussianRasterizer {
         let geo = RasterGeometry(width: width, height: height, tilesX: (width + ts - 1) / ts, tilesY: (height + ts - 1) / ts,
                                  channels: withDepth ? 5 : 4, gaussians: nCount, views: vCount)
         let images = bCount * vCount, tiles = geo.tilesPerImage
-        let views = cameras.flatMap { $0.map(ViewParameters.init) }
+        let viewList = cameras.flatMap { $0.map(ViewParameters.init) }
+        // A plain buffer: a captured array would be retained and released per access across threads.
+        let viewBuffer = ScratchBuffer<ViewParameters>(viewList.count)
+        viewBuffer.base.initialize(from: viewList, count: viewList.count)
+        let views = viewBuffer.base
         var timings = SplatTimings()
         var clock = Clock.now
 
         // View-independent activation, once per Gaussian.
-        let act = ScratchBuffer<ActivatedGaussian>(bCount * nCount)
+        let act = ScratchBuffer<ProjectionInput>(bCount * nCount)
         let colors = ScratchBuffer<Float>(bCount * nCount * 4)
         let (pm, pq, ps, po, pc) = (means.storage.base, quaternions.storage.base, logScales.storage.base,
                                     opacityLogits.storage.base, shDC.storage.base)
@@ -75,7 +79,7 @@ public enum GaussianRasterizer {
             for j in range {
                 let a = ActivatedGaussian(mean: pm + 3 * j, quaternion: pq + 4 * j, logScale: ps + 3 * j,
                                           opacityLogit: po[j], sh: pc + 3 * j)
-                (act.base + j).initialize(to: a)
+                (act.base + j).initialize(to: ProjectionInput(a))
                 for k in 0..<3 { colors.base[4 * j + k] = Float(a.color[k]) }
                 colors.base[4 * j + 3] = 0
             }
@@ -206,7 +210,9 @@ public enum GaussianRasterizer {
                                             covCam: .zero, cov2d: (0, 0, 0), conic: (0, 0, 0))
                 for j in range {
                     let b = j / nCount, n = j % nCount
-                    let a = act.base[j]
+                    let a = ActivatedGaussian(mean: pm + 3 * j, quaternion: pq + 4 * j, logScale: ps + 3 * j,
+                                              opacityLogit: po[j], sh: pc + 3 * j)
+                    let input = act.base[j]
                     var vMean = SIMD3<Double>.zero, vCov = Mat3.zero, vOpacity = 0.0, vColor = SIMD3<Double>.zero
                     for v in 0..<vCount {
                         let ij = (b * vCount + v) * nCount + n
@@ -222,8 +228,8 @@ public enum GaussianRasterizer {
                         }
                         vOpacity += s[5]
                         vColor += SIMD3(s[6], s[7], s8)
-                        guard Projection.project(a, view: views[b * vCount + v], trace: &trace) != nil else { continue }
-                        Projection.backward(a, view: views[b * vCount + v], trace: trace, vMean2d: [s[0], s[1]],
+                        guard Projection.project(input, view: views[b * vCount + v], trace: &trace) != nil else { continue }
+                        Projection.backward(view: views[b * vCount + v], trace: trace, vMean2d: [s[0], s[1]],
                                             vConic: [s[2], s[3], s[4]], vDepth: s9, vMean: &vMean, vCov: &vCov)
                     }
                     if let gm = slots[0] { for k in 0..<3 { gm[3 * j + k] += Float(vMean[k]) } }
