@@ -194,6 +194,7 @@ public enum GaussianRasterizer {
         let saved = out.detached
         let packed = out.recorded(anyTracked: tracked) { gradOut in
             let start = Clock.now
+            let views = viewBuffer.base  // captures the buffer, keeping it alive until backward
             let slots = inputs.map { Tape.shared.gradientBuffer($0.gradSlot) }
             let partials = ScratchBuffer<Float>(instances * partialStride)
             Parallel.forEach(images * tiles) { j in
