@@ -19,9 +19,11 @@ struct SplatBench: ParsableCommand {
         let big = Self.volumeScene(count: 100_000, rng: &rng)
         measure("100k Gaussians, 1 view 256×256", big, cameras: [[OrbitRig.camera(azimuthDegrees: 20, elevationDegrees: 10,
                                                                                    width: 256, height: 256)]])
-        let aligned = Self.pixelAlignedScene(batch: 2, size: 64, rng: &rng)
         let views = OrbitRig.reconstruction(size: 64, count: 8)
-        measure("16,384 pixel-aligned Gaussians × batch 2, 8 views 64×64", aligned, cameras: [views, views])
+        let surface = Self.pixelAlignedScene(batch: 2, size: 64, onSurface: true, rng: &rng)
+        measure("16,384 pixel-aligned Gaussians on a head-sized surface × batch 2, 8 views 64×64", surface, cameras: [views, views])
+        let cloud = Self.pixelAlignedScene(batch: 2, size: 64, onSurface: false, rng: &rng)
+        measure("16,384 pixel-aligned Gaussians at random depths (worst case) × batch 2, 8 views 64×64", cloud, cameras: [views, views])
     }
 
     func measure(_ name: String, _ s: [Tensor], cameras: [[Camera]]) {
@@ -63,19 +65,30 @@ struct SplatBench: ParsableCommand {
                 Tensor.normal([1, count], mean: 0, std: 2, rng: &rng), Tensor.normal([1, count, 3], rng: &rng)]
     }
 
-    /// One Gaussian per pixel of 4 orbit views (size²), placed along the pixel's ray at a random
-    /// depth around the origin, about one pixel wide — the reconstructor's output layout.
-    static func pixelAlignedScene(batch: Int, size: Int, rng: inout Philox) -> [Tensor] {
+    /// One Gaussian per pixel of 4 orbit views (size²), about one pixel wide — the reconstructor's
+    /// output layout. `onSurface`: where the pixel's ray meets a sphere of radius 0.55 (a head),
+    /// opaque there and transparent elsewhere (background pixels, opacity below 1/255), as a trained model
+    /// outputs; otherwise at a random depth around the origin with random opacity (an untrained
+    /// model: a volumetric cloud, many more Gaussians per pixel).
+    static func pixelAlignedScene(batch: Int, size: Int, onSurface: Bool, rng: inout Philox) -> [Tensor] {
         let views = [0.0, 90, 180, 270].map { OrbitRig.camera(azimuthDegrees: $0, elevationDegrees: 0, width: size, height: size) }
         let n = views.count * size * size
         let rays = PluckerRays.map(views, layout: .directionNearestPoint)  // [4, 6, H, W]: d, nearest point
         let means = Tensor(uninitializedShape: [batch, n, 3])
+        let opacity = Tensor.normal([batch, n], mean: 0, std: 2, rng: &rng)
         let plane = size * size
         for b in 0..<batch {
             for (v, cam) in views.enumerated() {
                 let o = cam.center
                 for p in 0..<plane {
-                    let t = 2.7 + Double(rng.uniform() - 0.5) * 0.8
+                    var t = 2.7 + Double(rng.uniform() - 0.5) * 0.8
+                    if onSurface {
+                        // |o + t d| = 0.55 with |d| = 1: t = −o·d − √((o·d)² − |o|² + 0.55²).
+                        let od = (0..<3).reduce(0.0) { $0 + o[$1] * Double(rays[flat: (v * 6 + $1) * plane + p]) }
+                        let disc = od * od - (o * o).sum() + 0.55 * 0.55
+                        t = disc > 0 ? -od - disc.squareRoot() : 2.7
+                        opacity.storage.base[b * n + v * plane + p] = disc > 0 ? 2 + rng.normal() : -7
+                    }
                     for k in 0..<3 {
                         let d = Double(rays[flat: (v * 6 + k) * plane + p])
                         means.storage.base[(b * n + v * plane + p) * 3 + k] = Float(o[k] + t * d)
@@ -86,6 +99,6 @@ struct SplatBench: ParsableCommand {
         let pixel = Float(log(2.7 / views[0].fx))
         return [means, Tensor.normal([batch, n, 4], rng: &rng),
                 Tensor.uniform([batch, n, 3], low: pixel - 0.5, high: pixel + 0.5, rng: &rng),
-                Tensor.normal([batch, n], mean: 0, std: 2, rng: &rng), Tensor.normal([batch, n, 3], rng: &rng)]
+                opacity, Tensor.normal([batch, n, 3], rng: &rng)]
     }
 }
