@@ -8,6 +8,7 @@ enum BenchCatalog {
         AttentionBench.self,
         TransformerBench.self,
         ResNetBench.self,
+        SplatBench.self,
         AllreduceBench.self,
         LoaderBench.self,
     ]

@@ -1,0 +1,55 @@
+import Foundation
+import Tensors
+
+/// Orbit rigs around the origin (world z up), FaceLift's defaults: radius 2.7, 50° field of view.
+///
+/// Azimuth 0 is the front camera at (0, −r, 0) looking along +y (a head faces −y); azimuth grows
+/// counter-clockwise seen from above, so azimuth 90° sits at (+r, 0, 0). Elevation lifts the
+/// camera towards +z. Intrinsics scale with the image size (fx = fy = (width/2)/tan(fov/2)).
+public enum OrbitRig {
+    public static let defaultRadius = 2.7
+    public static let defaultFieldOfViewDegrees = 50.0
+    /// The diffusion model's six views: front plus these azimuths, at 0° elevation.
+    public static let diffusionAzimuthsDegrees: [Double] = [0, 45, 90, 180, 270, 315]
+
+    /// One camera on the orbit.
+    public static func camera(azimuthDegrees: Double, elevationDegrees: Double, radius: Double = defaultRadius,
+                              width: Int, height: Int, fieldOfViewDegrees: Double = defaultFieldOfViewDegrees) -> Camera {
+        let a = azimuthDegrees * .pi / 180, e = elevationDegrees * .pi / 180
+        let position = SIMD3<Double>(sin(a) * cos(e), -cos(a) * cos(e), sin(e)) * radius
+        return Camera(lookingFrom: position, width: width, height: height, fieldOfView: fieldOfViewDegrees * .pi / 180)
+    }
+
+    /// The 6-view diffusion rig: 0° elevation, azimuths front + {0, 45, 90, 180, 270, 315}°.
+    public static func diffusion(size: Int, radius: Double = defaultRadius,
+                                 fieldOfViewDegrees: Double = defaultFieldOfViewDegrees) -> [Camera] {
+        diffusionAzimuthsDegrees.map {
+            camera(azimuthDegrees: $0, elevationDegrees: 0, radius: radius, width: size, height: size,
+                   fieldOfViewDegrees: fieldOfViewDegrees)
+        }
+    }
+
+    /// The reconstructor's supervision rig: `count` views (32 by default) at 20° elevation,
+    /// 360°/count apart (11.25° for 32), starting at the front.
+    public static func reconstruction(size: Int, count: Int = 32, elevationDegrees: Double = 20,
+                                      radius: Double = defaultRadius,
+                                      fieldOfViewDegrees: Double = defaultFieldOfViewDegrees) -> [Camera] {
+        (0..<count).map {
+            camera(azimuthDegrees: Double($0) * 360 / Double(count), elevationDegrees: elevationDegrees, radius: radius,
+                   width: size, height: size, fieldOfViewDegrees: fieldOfViewDegrees)
+        }
+    }
+
+    /// `count` views at uniformly random azimuths in [0, 360)° and elevations in `elevationRange`.
+    public static func random(count: Int, size: Int, elevationRangeDegrees: ClosedRange<Double> = -20...40,
+                              radius: Double = defaultRadius, fieldOfViewDegrees: Double = defaultFieldOfViewDegrees,
+                              rng: inout Philox) -> [Camera] {
+        (0..<count).map { _ in
+            let azimuth = Double(rng.uniform()) * 360
+            let span = elevationRangeDegrees.upperBound - elevationRangeDegrees.lowerBound
+            let elevation = elevationRangeDegrees.lowerBound + Double(rng.uniform()) * span
+            return camera(azimuthDegrees: azimuth, elevationDegrees: elevation, radius: radius, width: size,
+                          height: size, fieldOfViewDegrees: fieldOfViewDegrees)
+        }
+    }
+}
