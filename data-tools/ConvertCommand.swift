@@ -9,7 +9,7 @@ struct ConvertCommand: ParsableCommand {
         discussion: """
         Each input is a folder of subjects <root>/<subject>/{opencv_cameras.json, images/cam_XXX.png, meta.json?}
         (or one subject folder itself). Images (8/16-bit gray, gray+alpha, RGB, RGBA, palette) are stored as
-        RGBA8, resized with antialiasing to --resolution (intrinsics scaled to match). Subjects are split into
+        RGBA8, resized with an antialiased tent filter to --resolution (intrinsics scaled to match). Subjects are split into
         train/val by meta.json "identity" (else the folder name). Shards appear only when complete; re-running
         skips finished shards. Schema: data-tools/README.md.
         """)

@@ -17,17 +17,19 @@ extension Image {
         let horizontal = ResampleWeights(from: width, to: newWidth)
         var mid = [Float](repeating: 0, count: newWidth * height * channels)
         let c = channels
+        horizontal.weights.withUnsafeBufferPointer { hwBuffer in
         source.withUnsafeBufferPointer { src in
             mid.withUnsafeMutableBufferPointer { dst in
-                let s = src.baseAddress!, d = dst.baseAddress!
+                let s = src.baseAddress!, d = dst.baseAddress!, hw = hwBuffer.baseAddress!
                 Parallel.forRanges(height, grain: 16) { rows in
                     for y in rows {
                         let inRow = s + y * width * c, outRow = d + y * newWidth * c
                         for x in 0..<newWidth {
-                            let (start, weights) = horizontal.taps(x)
+                            let start = horizontal.starts[x], taps = horizontal.counts[x]
+                            let weights = hw + x * horizontal.stride
                             for ch in 0..<c {
                                 var acc: Float = 0
-                                for k in 0..<weights.count { acc += weights[k] * inRow[(start + k) * c + ch] }
+                                for k in 0..<taps { acc += weights[k] * inRow[(start + k) * c + ch] }
                                 outRow[x * c + ch] = acc
                             }
                         }
@@ -35,23 +37,26 @@ extension Image {
                 }
             }
         }
+        }
         let vertical = ResampleWeights(from: height, to: newHeight)
         var out = [Float](repeating: 0, count: newWidth * newHeight * channels)
         let rowLength = newWidth * c
+        vertical.weights.withUnsafeBufferPointer { vwBuffer in
         mid.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                let s = src.baseAddress!, d = dst.baseAddress!
+                let s = src.baseAddress!, d = dst.baseAddress!, vw = vwBuffer.baseAddress!
                 Parallel.forRanges(newHeight, grain: 16) { rows in
                     for y in rows {
-                        let (start, weights) = vertical.taps(y)
+                        let start = vertical.starts[y], weights = vw + y * vertical.stride
                         let outRow = d + y * rowLength
-                        for k in 0..<weights.count {
+                        for k in 0..<vertical.counts[y] {
                             let w = weights[k], inRow = s + (start + k) * rowLength
                             for i in 0..<rowLength { outRow[i] += w * inRow[i] }
                         }
                     }
                 }
             }
+        }
         }
         if alpha >= 0 { Image.unpremultiply(&out, channels: channels, alpha: alpha) }
         return Image(width: newWidth, height: newHeight, channels: channels, bitDepth: bitDepth, pixels: out)
@@ -79,37 +84,37 @@ extension Image {
     }
 }
 
-/// Per-output-index filter taps for resampling `from` samples to `to`, normalised to sum 1.
+/// Per-output-index filter taps for resampling `from` samples to `to`, normalised to sum 1:
+/// output o reads inputs starts[o] ..< starts[o] + counts[o] with weights[o · stride ...].
 struct ResampleWeights {
     let starts: [Int]
-    let weights: [[Float]]
+    let counts: [Int]
+    let stride: Int
+    let weights: [Float]
 
     init(from n: Int, to m: Int) {
         let scale = Double(n) / Double(m)         // input pixels per output pixel
         let support = max(scale, 1)               // tent half-width in input pixels
-        var starts = [Int](), weights = [[Float]]()
-        starts.reserveCapacity(m)
-        weights.reserveCapacity(m)
+        var starts = [Int](), rows = [[Float]]()
         for o in 0..<m {
             let centre = (Double(o) + 0.5) * scale  // in input coordinates
             let lo = max(0, Int((centre - support).rounded(.down)))
             let hi = min(n - 1, Int((centre + support).rounded(.up)))
-            var w = [Double]()
-            for i in lo...hi {
-                let d = abs(Double(i) + 0.5 - centre) / support
-                w.append(max(0, 1 - d))
-            }
+            let w = (lo...hi).map { max(0, 1 - abs(Double($0) + 0.5 - centre) / support) }
             let total = w.reduce(0, +)
             // Trim zero taps at both ends so inner loops do no useless work.
             var first = 0, last = w.count - 1
             while first < last && w[first] == 0 { first += 1 }
             while last > first && w[last] == 0 { last -= 1 }
             starts.append(lo + first)
-            weights.append(w[first...last].map { Float($0 / total) })
+            rows.append(w[first...last].map { Float($0 / total) })
         }
+        let stride = rows.map(\.count).max() ?? 1
+        var flat = [Float](repeating: 0, count: m * stride)
+        for (o, row) in rows.enumerated() { for (k, w) in row.enumerated() { flat[o * stride + k] = w } }
         self.starts = starts
-        self.weights = weights
+        self.counts = rows.map(\.count)
+        self.stride = stride
+        self.weights = flat
     }
-
-    @inline(__always) func taps(_ o: Int) -> (Int, [Float]) { (starts[o], weights[o]) }
 }
