@@ -1,5 +1,8 @@
 import ArgumentParser
 
 enum DataToolsCatalog {
-    static let all: [ParsableCommand.Type] = []
+    static let all: [ParsableCommand.Type] = [
+        SynthCommand.self,
+        PreviewCommand.self,
+    ]
 }

@@ -47,7 +47,7 @@ public struct Material: Sendable {
 }
 
 /// A directional light (direction points from the surface toward the light).
-public struct DirectionalLight: Sendable {
+public struct DirectionalLight: Codable, Sendable {
     public var direction: Vec3
     public var colour: Vec3
     public init(direction: Vec3, colour: Vec3) { self.direction = normalize(direction); self.colour = colour }
@@ -55,7 +55,7 @@ public struct DirectionalLight: Sendable {
 
 /// Hemispherical ambient (sky above, ground below) plus directional key/fill/rim lights, fixed in
 /// world space so every view of a subject sees the same illumination.
-public struct Lighting: Sendable {
+public struct Lighting: Codable, Sendable {
     public var sky: Vec3
     public var ground: Vec3
     public var lights: [DirectionalLight]

@@ -80,7 +80,7 @@ public func torus(major: Float, minor: Float, majorSegments: Int = 32, minorSegm
             let v = 2 * Float.pi * Float(j) / Float(minorSegments)
             let r = major + minor * cosf(v)
             m.positions.append(Vec3(r * cu, r * su, minor * sinf(v)))
-            m.patternCoordinates.append(Vec3(Float(i) / Float(majorSegments) * 8, Float(j) / Float(minorSegments), 0))
+            m.patternCoordinates.append(Vec3(r * cu, r * su, minor * sinf(v)) / major)
         }
     }
     @inline(__always) func idx(_ i: Int, _ j: Int) -> Int32 {
