@@ -33,6 +33,7 @@ public func sphereGrid(rings: Int, segments: Int, _ point: (Vec3) -> Vec3) -> Tr
         }
     }
     for j in 0..<segments { m.triangles.append(SIMD3(v(rings - 1, j), v(rings - 1, j + 1), north)) }
+    m.triangleMaterial = [UInt16](repeating: 0, count: m.triangles.count)
     m.occlusion = [Float](repeating: 1, count: m.positions.count)
     m.albedo = [Vec3](repeating: Vec3(repeating: 0.5), count: m.positions.count)
     return m
@@ -92,6 +93,7 @@ public func torus(major: Float, minor: Float, majorSegments: Int = 32, minorSegm
             m.triangles.append(SIMD3(a, b, c)); m.triangles.append(SIMD3(b, d, c))
         }
     }
+    m.triangleMaterial = [UInt16](repeating: 0, count: m.triangles.count)
     m.occlusion = [Float](repeating: 1, count: m.positions.count)
     m.albedo = [Vec3](repeating: Vec3(repeating: 0.5), count: m.positions.count)
     return m

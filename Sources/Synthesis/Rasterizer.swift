@@ -31,6 +31,11 @@ public final class Rasterizer {
     /// Renders `scene` seen by `camera` into `rgba` (width·height·4 bytes, sRGB, straight alpha).
     public func render(_ scene: Scene, camera: PinholeCamera, into rgba: UnsafeMutablePointer<UInt8>) {
         precondition(camera.width == width && camera.height == height, "camera size differs from the rasterizer's")
+        let m = scene.mesh
+        precondition(m.normals.count == m.vertexCount && m.albedo.count == m.vertexCount && m.occlusion.count == m.vertexCount
+                     && m.patternCoordinates.count == m.vertexCount && m.triangleMaterial.count == m.triangleCount,
+                     "mesh attributes do not match its vertex/triangle counts (call computeNormals, paint)")
+        precondition(m.triangleMaterial.allSatisfy { Int($0) < scene.materials.count }, "triangle material index out of range")
         rasterize(scene.mesh, camera: camera)
         shade(scene, camera: camera, into: rgba)
     }
