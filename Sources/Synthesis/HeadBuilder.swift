@@ -17,7 +17,9 @@ public struct HeadBuilder {
     public init(identity: HeadIdentity, variant: HeadVariant) { self.identity = identity; self.variant = variant }
 
     /// Vertical placement of the head frame in the world (eye line height).
-    static let eyeLineHeight: Float = 0.06
+    static let eyeLineHeight: Float = 0.04
+    /// Overall size: the head fills about half the frame height, as in FaceLift's renders.
+    static let scale: Float = 1.12
     /// Pivot of the head pose (top of the neck).
     static let neckPivot = Vec3(0, 0.06, -0.42)
 
@@ -55,6 +57,7 @@ public struct HeadBuilder {
         mesh.append(head)
         mesh.append(body)
         mesh.transform(Rigid(translation: Vec3(0, 0, HeadBuilder.eyeLineHeight)))
+        for i in mesh.positions.indices { mesh.positions[i] *= HeadBuilder.scale }
         mesh.computeNormals()
         return Scene(mesh: mesh, materials: materials(), lighting: lighting)
     }
@@ -86,7 +89,7 @@ public struct HeadBuilder {
 
     private func paintSkin(_ m: inout TriangleMesh, surface s: HeadSurface, skin: Vec3, hair: Vec3, rings: Int, segments: Int) {
         let seed = UInt32(truncatingIfNeeded: Int(identity.skinTone * 1e6))
-        let lips = skin * Vec3(0.78, 0.5, 0.52)
+        let lips = skin * Vec3(0.7, 0.4, 0.43)
         let brows = hair * 0.7 + Vec3(repeating: 0.004)
         let stubble = mix(skin, hair * 0.6, 0.55)
         let facialStyle = variant.facialHair
@@ -169,14 +172,16 @@ public struct HeadBuilder {
         case .bun: (base, volume) = (0.03, 0.015)
         case .curly: (base, volume) = (0.075, 0.06)
         }
-        let beardThickness: Float = facial == .beard ? 0.022 : (facial == .moustache || facial == .goatee ? 0.014 : 0)
+        let beardThickness: Float = facial == .beard ? 0.016 : (facial == .moustache || facial == .goatee ? 0.014 : 0)
         var m = skinMesh
         for i in m.positions.indices {
             let d = m.patternCoordinates[i]
             let p = skinMesh.positions[i], b = s.basePoint(d)
             let scalp = s.scalpMask(style, d, b)
             let beard = beardThickness > 0 ? s.facialHairMask(facial, b.x, b.z, d) : 0
-            var t = scalp * (base + volume * smoothstep(-0.2, 0.5, b.z))
+            // Clumps: slow thickness variation so the silhouette is not a smooth helmet.
+            let clumps = 0.65 + 0.7 * fractalNoise(d * 5 + Vec3(repeating: 3), octaves: 2, seed: seed &+ 1)
+            var t = scalp * (base + volume * smoothstep(-0.2, 0.5, b.z)) * clumps
             if style == .curly { t += scalp * 0.045 * fractalNoise(d * 9, octaves: 2, seed: seed) }
             if style == .medium { t += scalp * 0.07 * smoothstep(0.05, -0.35, b.z) * smoothstep(0.3, -0.2, -d.y) }
             t = max(t, beard * beardThickness * (0.6 + 0.4 * smoothstep(-0.25, -0.45, b.z)))
@@ -360,7 +365,7 @@ public struct HeadBuilder {
                     arm.paint(colour)
                     parts.append((arm, .accessory))
                     if accessory == .sunglasses {
-                        var lens = superellipsoid(radii: Vec3(0.06, 0.004, 0.048), horizontal: 2.5, vertical: 2.5, rings: 10, segments: 20)
+                        var lens = superellipsoid(radii: Vec3(0.068, 0.004, 0.054), horizontal: 2.5, vertical: 2.5, rings: 10, segments: 20)
                         lens.transform(Rigid(translation: Vec3(side * s.eyeX, front + 0.002, s.eyeZ)))
                         lens.paint(linear(18, 18, 22))
                         parts.append((lens, .lens))

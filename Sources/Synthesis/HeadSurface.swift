@@ -23,10 +23,10 @@ struct HeadSurface {
 
     init(identity id: HeadIdentity, expression e: Expression) {
         identity = id; expression = e
-        ax = 0.40 * (1 + 0.05 * id.skullWidth)
+        ax = 0.415 * (1 + 0.05 * id.skullWidth)
         ayFront = 0.47 * (1 + 0.03 * id.skullLength)
         ayBack = 0.55 * (1 + 0.05 * id.skullLength)
-        azTop = 0.63 * (1 + 0.04 * id.skullHeight)
+        azTop = 0.61 * (1 + 0.04 * id.skullHeight)
         azChin = 0.58 * (1 + 0.05 * id.chinLength) + 0.05 * e.mouthOpen
         azNape = 0.38
         jawTaper = 0.2 - 0.06 * id.jawWidth
@@ -186,7 +186,7 @@ struct HeadSurface {
             return max(moustache, chin) * (1 - lips) * (1 - mouthHole) * front
         case .stubble, .beard:
             // Jaw, chin, upper lip and the sides up to the sideburns; never the lips or the cheeks above.
-            let cheekLine = mix(line + 0.05, -0.06, smoothstep(0.05, 0.3, ax))
+            let cheekLine = mix(line + 0.04, -0.12, smoothstep(0.05, 0.3, ax))
             let lowFace = smoothstep(cheekLine + 0.015, cheekLine - 0.015, Z) * smoothstep(-0.65, 0.1, -d.y)
             let underChin = smoothstep(0.2, -0.2, d.y) * smoothstep(-0.3, -0.5, d.z)
             return max(max(lowFace, underChin), moustache) * (1 - lips) * (1 - mouthHole)
