@@ -42,7 +42,10 @@ public struct HeadBuilder {
         // Eyes and ears.
         for side: Float in [-1, 1] {
             head.append(eyeball(surface: surface, side: side, skin: skin), material: HeadMaterial.eye.rawValue)
-            head.append(ear(surface: surface, side: side, skin: skin), material: HeadMaterial.skin.rawValue)
+            // Styles whose hairline runs below the ears hide them; an ear would poke through the shell.
+            if ![.medium, .long, .curly].contains(variant.hairStyle) {
+                head.append(ear(surface: surface, side: side, skin: skin), material: HeadMaterial.skin.rawValue)
+            }
         }
         for (part, material) in accessories(surface: surface) { head.append(part, material: material.rawValue) }
 
@@ -311,12 +314,10 @@ public struct HeadBuilder {
         torso.transform(Rigid(translation: Vec3(0, 0.1, -1.45)))
         torso.patternCoordinates = torso.positions
         torso.albedo = torso.positions.map { p in
-            var c = cloth
-            if variant.clothing == .vNeck || variant.clothing == .collared {
-                let depth = p.z + 1.05
-                if p.y < 0.05 && depth > 0 && abs(p.x) < depth * 0.55 + 0.01 { c = skin * 0.92 }
-            }
-            return c
+            guard variant.clothing == .vNeck || variant.clothing == .collared else { return cloth }
+            // Soft-edged V so the coarse torso mesh interpolates a smooth neckline.
+            let inside = smoothstep(-0.025, 0.025, (p.z + 1.05) * 0.55 - abs(p.x)) * smoothstep(0.1, -0.05, p.y)
+            return mix(cloth, skin * 0.92, inside)
         }
         torso.occlusion = torso.positions.map { p in 0.75 + 0.25 * smoothstep(0, 0.4, length(Vec3(p.x, 0, 0))) }
         var parts: [(TriangleMesh, HeadMaterial)] = [(neck, .skin), (torso, .cloth)]

@@ -175,14 +175,15 @@ struct HeadSurface {
         let lips = lipMask(X, Z)
         let mouthHole = smoothstep(mouthHalfWidth * 1.05, mouthHalfWidth * 0.8, ax)
             * smoothstep(line + 0.012, line, Z) * smoothstep(line - mouthGap - 0.045, line - mouthGap - 0.03, Z)
-        let moustache = smoothstep(mouthHalfWidth + 0.03, mouthHalfWidth, ax) * smoothstep(line + 0.01, line + 0.02, Z)
-            * smoothstep(noseTipZ - 0.04, noseTipZ - 0.055, Z)
+        let moustache = smoothstep(mouthHalfWidth + 0.035, mouthHalfWidth - 0.005, ax + 0.3 * max(0, Z - line - 0.02))
+            * smoothstep(line + 0.005, line + 0.02, Z) * smoothstep(noseTipZ - 0.035, noseTipZ - 0.06, Z)
         let front = smoothstep(-0.2, 0.3, -d.y)
         switch style {
         case .none: return 0
         case .moustache: return moustache * (1 - lips) * front
         case .goatee:
-            let chin = smoothstep(0.085, 0.06, ax) * smoothstep(line, line - 0.02, Z) * smoothstep(chinZ - 0.09, chinZ - 0.05, Z)
+            let chin = smoothstep(0.09, 0.05, ax + 0.25 * max(0, chinZ - 0.03 - Z)) * smoothstep(line, line - 0.02, Z)
+                * smoothstep(chinZ - 0.1, chinZ - 0.05, Z)
             return max(moustache, chin) * (1 - lips) * (1 - mouthHole) * front
         case .stubble, .beard:
             // Jaw, chin, upper lip and the sides up to the sideburns; never the lips or the cheeks above.
@@ -209,7 +210,7 @@ struct HeadSurface {
         var z = knots.last!.1
         for k in 1..<knots.count where u < knots[k].0 {
             let (u0, z0) = knots[k - 1], (u1, z1) = knots[k]
-            z = mix(z0, z1, (u - u0) / (u1 - u0)); break
+            z = mix(z0, z1, smoothstep(0, 1, (u - u0) / (u1 - u0))); break
         }
         return smoothstep(z - 0.012, z + 0.012, b.z)
     }
