@@ -39,6 +39,9 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: fastMath),
         // data
         .target(name: "Synthesis", dependencies: ["Tensors", "Splatting", "Datasets"], swiftSettings: fastMath),
+        // training
+        .target(name: "Training", dependencies: ["Tensors", "Layers", "Optimizers", "Checkpoints", "Datasets", "Distributed",
+                                                 .product(name: "Yams", package: "Yams")], swiftSettings: fastMath),
 
         // programs
         .executableTarget(name: "relief-bench", dependencies: [
@@ -57,11 +60,12 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Tensors", "Checkpoints", "Optimizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Layers", "Tensors"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Tensors"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "SplattingTests", dependencies: ["Splatting", "Tensors"]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Datasets", "Splatting"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
     ],
     swiftLanguageModes: [.v5]
 )

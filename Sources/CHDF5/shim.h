@@ -23,3 +23,7 @@ static inline hid_t relief_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
 static inline hid_t relief_H5T_C_S1(void) { return H5T_C_S1; }
 // Silence HDF5's own stderr error stack: Relief reports errors itself, naming the file.
 static inline void relief_H5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+static inline hid_t relief_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
+static inline hid_t relief_H5T_NATIVE_CHAR(void) { return H5T_NATIVE_CHAR; }
+static inline size_t relief_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+static inline hid_t relief_H5T_STD_U32LE(void) { return H5T_STD_U32LE; }

@@ -16,3 +16,9 @@ static inline MPI_Status *relief_MPI_STATUSES_IGNORE(void) { return MPI_STATUSES
 static inline void *relief_MPI_IN_PLACE(void) { return MPI_IN_PLACE; }
 static inline int relief_MPI_THREAD_FUNNELED(void) { return MPI_THREAD_FUNNELED; }
 static inline MPI_Errhandler relief_MPI_ERRORS_RETURN(void) { return MPI_ERRORS_RETURN; }
+static inline MPI_Op relief_MPI_LOR(void) { return MPI_LOR; }
+static inline MPI_Op relief_MPI_LAND(void) { return MPI_LAND; }
+static inline MPI_Info relief_MPI_INFO_NULL(void) { return MPI_INFO_NULL; }
+static inline MPI_Comm relief_MPI_COMM_NULL(void) { return MPI_COMM_NULL; }
+static inline int relief_MPI_COMM_TYPE_SHARED(void) { return MPI_COMM_TYPE_SHARED; }
+static inline int relief_MPI_MAX_ERROR_STRING(void) { return MPI_MAX_ERROR_STRING; }

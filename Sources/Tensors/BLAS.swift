@@ -14,6 +14,7 @@ public enum BLAS {
     /// speed. If that happened, re-execute this program with `OPENBLAS_CORETYPE=SkylakeX` (read
     /// only at load time). Call first thing in `main`. A user's own `OPENBLAS_CORETYPE` wins.
     public static func ensureFastKernels() {
+        _ = Parallel.threads  // sets OpenBLAS's thread count from RELIEF_THREADS / ranks per node
         let env = ProcessInfo.processInfo.environment
         guard env["OPENBLAS_CORETYPE"] == nil, cpuHasAVX512, !coreName.lowercased().contains("skylakex"),
               !coreName.lowercased().contains("cooperlake"), !coreName.lowercased().contains("sapphire") else { return }

@@ -6,7 +6,11 @@ public enum Parallel {
     /// Worker threads for Relief's own kernels and for BLAS. `RELIEF_THREADS` overrides; under
     /// `mpirun` the cores are shared among the ranks on this node (one thread per rank when
     /// ranks ≥ cores).
-    public static var threads: Int = defaultThreads() {
+    public static var threads: Int = {
+        let n = defaultThreads()
+        BLAS.setThreads(n)
+        return n
+    }() {
         didSet { threads = max(1, threads); BLAS.setThreads(threads) }
     }
 

@@ -89,3 +89,56 @@ final class PNGTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder!), [])
     }
 }
+
+/// PNGs in layouts Relief's writer never produces (palette with transparency, 1-bit gray,
+/// interlaced RGB), built byte by byte: zlib stream of stored blocks, chunk CRCs.
+final class PNGLayoutTests: XCTestCase {
+    static func png(width: Int, height: Int, bitDepth: UInt8, colorType: UInt8, interlace: UInt8 = 0,
+                    extra: [(String, [UInt8])] = [], scanlines: [UInt8]) -> Data {
+        func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+        func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
+            let typed = Array(type.utf8) + body
+            return be32(body.count) + typed + be32(Int(CRC32.checksum(typed)))
+        }
+        var a: UInt32 = 1, b: UInt32 = 0
+        for byte in scanlines { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
+        let n = scanlines.count
+        let zlib: [UInt8] = [0x78, 0x01, 0x01, UInt8(n & 255), UInt8(n >> 8), UInt8(~n & 255), UInt8((~n >> 8) & 255)]
+            + scanlines + be32(Int(b << 16 | a))
+        var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        bytes += chunk("IHDR", be32(width) + be32(height) + [bitDepth, colorType, 0, 0, interlace])
+        for (type, body) in extra { bytes += chunk(type, body) }
+        bytes += chunk("IDAT", zlib) + chunk("IEND", [])
+        return Data(bytes)
+    }
+
+    func decode(_ data: Data) throws -> Image {
+        let path = NSTemporaryDirectory() + "relief-layout-\(UUID().uuidString).png"
+        defer { unlink(path) }
+        try data.write(to: URL(fileURLWithPath: path))
+        return try Image.readPNG(path)
+    }
+
+    func testPaletteWithTransparencyBecomesRGBA() throws {
+        // 2×2, 8-bit indices 0 1 / 2 0; palette red, green, blue; tRNS makes entry 1 half transparent.
+        let data = Self.png(width: 2, height: 2, bitDepth: 8, colorType: 3,
+                            extra: [("PLTE", [255, 0, 0, 0, 255, 0, 0, 0, 255]), ("tRNS", [255, 128])],
+                            scanlines: [0, 0, 1, 0, 2, 0])
+        let image = try decode(data)
+        XCTAssertEqual(image.channels, 4)
+        XCTAssertEqual(image.quantized8(), [255, 0, 0, 255, 0, 255, 0, 128, 0, 0, 255, 255, 255, 0, 0, 255])
+    }
+
+    func testOneBitGrayExpandsTo8Bit() throws {
+        // 3×1 pixels 1 0 1 packed into one byte 0b1010_0000.
+        let image = try decode(Self.png(width: 3, height: 1, bitDepth: 1, colorType: 0, scanlines: [0, 0b1010_0000]))
+        XCTAssertEqual([image.channels, image.bitDepth], [1, 8])
+        XCTAssertEqual(image.quantized8(), [255, 0, 255])
+    }
+
+    func testInterlacedRGB() throws {
+        // Adam7 on a 1×1 image is a single pass with one scanline.
+        let image = try decode(Self.png(width: 1, height: 1, bitDepth: 8, colorType: 2, interlace: 1, scanlines: [0, 10, 20, 30]))
+        XCTAssertEqual(image.quantized8(), [10, 20, 30])
+    }
+}

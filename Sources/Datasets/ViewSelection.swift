@@ -1,0 +1,91 @@
+import Foundation
+import Tensors
+
+/// Which views of a subject go into a batch.
+public enum ViewSelection: Sendable, Equatable {
+    /// Always these views, in this order (the diffusion model's six).
+    case fixed([Int])
+    /// `inputs` distinct views at random, then `supervision` further distinct views (a model that
+    /// also supervises on its inputs uses all k + m). With `nearInputs`, supervision views are drawn
+    /// from those whose camera centre lies within `nearAngle` of an input's, seen from the world
+    /// origin (the head's centre), as FaceLift's `maximize_view_overlap`; when too few qualify,
+    /// from the `supervision` closest.
+    case random(inputs: Int, supervision: Int, nearInputs: Bool)
+
+    /// The overlap threshold for `nearInputs` (FaceLift uses 60°).
+    public static let nearAngle: Float = 60
+
+    /// Views per sample this selection yields.
+    public var count: Int {
+        switch self {
+        case .fixed(let v): return v.count
+        case .random(let k, let m, _): return k + m
+        }
+    }
+
+    /// Checks the selection fits subjects with `views` views.
+    public func validate(views: Int) throws {
+        switch self {
+        case .fixed(let v):
+            guard !v.isEmpty, v.allSatisfy({ $0 >= 0 && $0 < views }) else {
+                throw DataError("view selection", "fixed views \(v) must lie in 0..<\(views)")
+            }
+        case .random(let k, let m, _):
+            guard k >= 1, m >= 0, k + m <= views else {
+                throw DataError("view selection", "\(k) input + \(m) supervision views need at most \(views)")
+            }
+        }
+    }
+
+    /// The chosen view indices, inputs first. `w2c` holds the subject's row-major matrices.
+    public func choose(views: Int, w2c: ArraySlice<Float>, rng: inout Philox) -> [Int] {
+        switch self {
+        case .fixed(let v):
+            return v
+        case .random(let k, let m, let near):
+            var pool = Array(0..<views)
+            for i in 0..<k { pool.swapAt(i, i + rng.int(below: views - i)) }
+            let inputs = Array(pool[0..<k])
+            var rest = Array(pool[k...]).sorted()
+            if near && m > 0 {
+                let b = w2c.startIndex
+                func direction(_ v: Int) -> SIMD3<Float> {
+                    let c = CameraFrame.centre(w2c: w2c[b + v * 16 ..< b + v * 16 + 16])
+                    let n = (c * c).sum().squareRoot()
+                    return n > 0 ? c / n : c
+                }
+                let inputDirections = inputs.map(direction)
+                let closeness = Dictionary(uniqueKeysWithValues: rest.map { v -> (Int, Float) in
+                    let d = direction(v)
+                    return (v, inputDirections.map { ($0 * d).sum() }.max() ?? -1)
+                })
+                let threshold = cos(ViewSelection.nearAngle * .pi / 180) - 1e-5
+                let near = rest.filter { closeness[$0]! >= threshold }
+                if near.count >= m {
+                    rest = near
+                } else {
+                    rest.sort { (closeness[$0]!, -$0) > (closeness[$1]!, -$1) }
+                    rest = Array(rest.prefix(m))
+                }
+            }
+            for i in 0..<m { rest.swapAt(i, i + rng.int(below: rest.count - i)) }
+            return inputs + rest.prefix(m)
+        }
+    }
+}
+
+/// The colour transparent pixels are composited onto.
+public enum Background: String, Sendable, CaseIterable {
+    case white, black, gray
+    /// A uniform random colour per sample (the same for all its views).
+    case random
+
+    public func colour(rng: inout Philox) -> SIMD3<Float> {
+        switch self {
+        case .white: return SIMD3(repeating: 1)
+        case .black: return SIMD3(repeating: 0)
+        case .gray: return SIMD3(repeating: 0.5)
+        case .random: return SIMD3(rng.uniform(), rng.uniform(), rng.uniform())
+        }
+    }
+}

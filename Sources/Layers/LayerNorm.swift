@@ -1,0 +1,26 @@
+import Tensors
+
+/// Normalises over the last axis, then scales and shifts (torch.nn.LayerNorm over one axis).
+public final class LayerNorm: Module {
+    public let weight: Parameter?
+    public let bias: Parameter?
+    public let epsilon: Float
+    public let features: Int
+
+    public init(_ features: Int, epsilon: Float = 1e-5, elementwiseAffine: Bool = true) {
+        self.features = features
+        self.epsilon = epsilon
+        weight = elementwiseAffine ? Parameter(shape: [features], initializer: .ones) : nil
+        bias = elementwiseAffine ? Parameter(shape: [features], initializer: .zeros) : nil
+    }
+
+    public var namedParameters: [(String, Parameter)] {
+        guard let weight, let bias else { return [] }
+        return [("weight", weight), ("bias", bias)]
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.shape.last == features, "LayerNorm(\(features)) got input \(x.shape)")
+        return layerNorm(x, weight: weight?.value, bias: bias?.value, eps: epsilon)
+    }
+}

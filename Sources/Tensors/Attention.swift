@@ -1,0 +1,228 @@
+import Foundation
+
+/// Scaled dot-product attention softmax(scale·Q·Kᵀ)·V, tiled as FlashAttention-2.
+///
+/// Forward walks query blocks × key blocks with an online softmax, so only one
+/// `queryBlock × keyBlock` score tile per thread ever exists: memory is linear in sequence
+/// length. It saves the output and the per-row log-sum-exp; backward recomputes each score tile
+/// from them (dS = P∘(dP − rowsum(dO∘O))) and accumulates dQ, dK, dV with GEMMs.
+///
+/// q is [batch…, Nq, D], k is [batch…, Nk, D], v is [batch…, Nk, Dv] (typically [B, H, N, D]);
+/// the result is [batch…, Nq, Dv]. `scale` defaults to 1/√D.
+public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float? = nil) -> Tensor {
+    precondition(q.rank >= 2 && k.rank == q.rank && v.rank == q.rank,
+                 "attention needs q, k, v of equal rank ≥ 2, got \(q.shape), \(k.shape), \(v.shape)")
+    let batchShape = Array(q.shape.dropLast(2))
+    precondition(Array(k.shape.dropLast(2)) == batchShape && Array(v.shape.dropLast(2)) == batchShape,
+                 "attention batch shapes differ: q \(q.shape), k \(k.shape), v \(v.shape)")
+    let geometry = AttentionGeometry(batch: elementCount(batchShape), nq: q.shape[q.rank - 2], nk: k.shape[k.rank - 2],
+                                     d: q.shape[q.rank - 1], dv: v.shape[v.rank - 1],
+                                     scale: scale ?? 1 / Float(q.shape[q.rank - 1]).squareRoot())
+    precondition(k.shape[k.rank - 1] == geometry.d, "attention: q has D=\(geometry.d) but k is \(k.shape)")
+    precondition(v.shape[v.rank - 2] == geometry.nk, "attention: k has \(geometry.nk) keys but v is \(v.shape)")
+    precondition(geometry.nk > 0, "attention over zero keys")
+
+    let out = Tensor(uninitializedShape: batchShape + [geometry.nq, geometry.dv])
+    let lse = Tensor(uninitializedShape: [geometry.batch * geometry.nq])
+    geometry.forward(q.storage.base, k.storage.base, v.storage.base, out: out.storage.base, lse: lse.storage.base)
+    let output = out
+    return out.recorded(q, k, v) { g in
+        let tape = Tape.shared
+        geometry.backward(q.storage.base, k.storage.base, v.storage.base, out: output.storage.base, lse: lse.storage.base,
+                          dOut: g, dq: tape.gradientBuffer(q.gradSlot), dk: tape.gradientBuffer(k.gradSlot),
+                          dv: tape.gradientBuffer(v.gradSlot))
+    }
+}
+
+struct AttentionGeometry {
+    let batch, nq, nk, d, dv: Int
+    let scale: Float
+    static let queryBlock = 128
+    static let keyBlock = 256
+
+    var queryBlocks: Int { (nq + Self.queryBlock - 1) / Self.queryBlock }
+    var keyBlocks: Int { (nk + Self.keyBlock - 1) / Self.keyBlock }
+
+    func forward(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                 out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
+        let items = batch * queryBlocks
+        withPerItemBLAS(items: items) {
+            Parallel.forRanges(items, grain: 1) { range in
+                let scratch = Tensor(uninitializedShape: [Self.queryBlock * Self.keyBlock + 2 * Self.queryBlock])
+                let s = scratch.storage.base, m = s + Self.queryBlock * Self.keyBlock, l = m + Self.queryBlock
+                for item in range {
+                    forwardBlock(item / queryBlocks, item % queryBlocks, q, k, v, out, lse, scores: s, rowMax: m, rowSum: l)
+                }
+            }
+        }
+    }
+
+    private func forwardBlock(_ b: Int, _ qb: Int, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>,
+                              _ v: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                              _ lse: UnsafeMutablePointer<Float>, scores s: UnsafeMutablePointer<Float>,
+                              rowMax m: UnsafeMutablePointer<Float>, rowSum l: UnsafeMutablePointer<Float>) {
+        let q0 = qb * Self.queryBlock, rows = min(Self.queryBlock, nq - q0), ldS = Self.keyBlock
+        let qi = q + (b * nq + q0) * d, oi = out + (b * nq + q0) * dv
+        let kb = k + b * nk * d, vb = v + b * nk * dv
+        oi.update(repeating: 0, count: rows * dv)
+        m.update(repeating: -.infinity, count: rows)
+        l.update(repeating: 0, count: rows)
+        for kbI in 0..<keyBlocks {
+            let k0 = kbI * Self.keyBlock, cols = min(Self.keyBlock, nk - k0)
+            BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
+                       b: kb + k0 * d, ldb: d, beta: 0, c: s, ldc: ldS)
+            for r in 0..<rows {
+                let row = s + r * ldS
+                let newMax = max(m[r], vectorMax(row, cols))
+                let correction = scalarExp(m[r] - newMax)
+                l[r] = l[r] * correction + expShiftedInPlace(row, cols, shift: newMax)
+                m[r] = newMax
+                if correction != 1 {
+                    let o = oi + r * dv
+                    for c in 0..<dv { o[c] *= correction }
+                }
+            }
+            BLAS.sgemm(transA: false, transB: false, m: rows, n: dv, k: cols, a: s, lda: ldS, b: vb + k0 * dv, ldb: dv,
+                       beta: 1, c: oi, ldc: dv)
+        }
+        for r in 0..<rows {
+            let inv = 1 / l[r], o = oi + r * dv
+            for c in 0..<dv { o[c] *= inv }
+            lse[b * nq + q0 + r] = m[r] + Foundation.log(l[r])
+        }
+    }
+
+    func backward(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                  out: UnsafePointer<Float>, lse: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
+                  dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?, dv dvGrad: UnsafeMutablePointer<Float>?) {
+        if dq == nil && dk == nil && dvGrad == nil { return }
+        // D = rowsum(dO∘O), once per query row.
+        let delta = Tensor(uninitializedShape: [batch * nq])
+        let dp = delta.storage.base, dv = self.dv
+        Parallel.forRanges(batch * nq, grain: max(1, 16_384 / max(dv, 1))) { range in
+            for r in range { dp[r] = simdDot(dOut + r * dv, out + r * dv, dv) }
+        }
+        // Each (batch·head) is independent and owns its slices of dQ, dK, dV: parallel over
+        // them, sequential inside, so accumulation order is fixed.
+        withPerItemBLAS(items: batch) {
+            Parallel.forRanges(batch, grain: 1) { range in
+                let tile = Self.queryBlock * Self.keyBlock
+                let scratch = Tensor(uninitializedShape: [2 * tile])
+                let p = scratch.storage.base, ds = p + tile
+                for b in range {
+                    backwardSlice(b, q, k, v, lse, dOut, dp, dq, dk, dvGrad, probabilities: p, scoreGradient: ds)
+                }
+            }
+        }
+    }
+
+    private func backwardSlice(_ b: Int, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                               _ lse: UnsafePointer<Float>, _ dOut: UnsafePointer<Float>, _ delta: UnsafePointer<Float>,
+                               _ dq: UnsafeMutablePointer<Float>?, _ dk: UnsafeMutablePointer<Float>?,
+                               _ dvGrad: UnsafeMutablePointer<Float>?, probabilities p: UnsafeMutablePointer<Float>,
+                               scoreGradient ds: UnsafeMutablePointer<Float>) {
+        let ld = Self.keyBlock
+        let qb = q + b * nq * d, kb = k + b * nk * d, vb = v + b * nk * dv, gb = dOut + b * nq * dv
+        let lseB = lse + b * nq, deltaB = delta + b * nq
+        let needScoreGradient = dq != nil || dk != nil
+        for kbI in 0..<keyBlocks {
+            let k0 = kbI * Self.keyBlock, cols = min(Self.keyBlock, nk - k0)
+            for qbI in 0..<queryBlocks {
+                let q0 = qbI * Self.queryBlock, rows = min(Self.queryBlock, nq - q0)
+                let qi = qb + q0 * d, gi = gb + q0 * dv
+                BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
+                           b: kb + k0 * d, ldb: d, beta: 0, c: p, ldc: ld)
+                for r in 0..<rows { _ = expShiftedInPlace(p + r * ld, cols, shift: lseB[q0 + r]) }
+                if let dvGrad {  // dV_j += Pᵀ·dO_i
+                    BLAS.sgemm(transA: true, transB: false, m: cols, n: dv, k: rows, a: p, lda: ld, b: gi, ldb: dv,
+                               beta: 1, c: dvGrad + (b * nk + k0) * dv, ldc: dv)
+                }
+                guard needScoreGradient else { continue }
+                // dP = dO_i·V_jᵀ, then dS = P∘(dP − D)
+                BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: dv, a: gi, lda: dv, b: vb + k0 * dv, ldb: dv,
+                           beta: 0, c: ds, ldc: ld)
+                for r in 0..<rows {
+                    let pr = p + r * ld, dr = ds + r * ld, dlt = deltaB[q0 + r]
+                    for c in 0..<cols { dr[c] = pr[c] * (dr[c] - dlt) }
+                }
+                if let dq {  // dQ_i += scale·dS·K_j
+                    BLAS.sgemm(transA: false, transB: false, m: rows, n: d, k: cols, alpha: scale, a: ds, lda: ld,
+                               b: kb + k0 * d, ldb: d, beta: 1, c: dq + (b * nq + q0) * d, ldc: d)
+                }
+                if let dk {  // dK_j += scale·dSᵀ·Q_i
+                    BLAS.sgemm(transA: true, transB: false, m: cols, n: d, k: rows, alpha: scale, a: ds, lda: ld,
+                               b: qi, ldb: d, beta: 1, c: dk + (b * nk + k0) * d, ldc: d)
+                }
+            }
+        }
+    }
+}
+
+/// Runs `body` with OpenBLAS on one thread when our own split already fills the cores (GEMMs
+/// inside parallel work items), and with BLAS threading otherwise.
+func withPerItemBLAS(items: Int, _ body: () -> Void) {
+    if Parallel.threads > 1 && items >= Parallel.threads {
+        BLAS.setThreads(1)
+        body()
+        BLAS.setThreads(Parallel.threads)
+    } else {
+        body()
+    }
+}
+
+// MARK: - Vector exp
+
+/// Largest of n floats.
+@inline(__always)
+func vectorMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD16<Float>(repeating: -.infinity)
+    var i = 0
+    while i + 16 <= n {
+        acc = pointwiseMax(acc, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self))
+        i += 16
+    }
+    var best = acc.max()
+    while i < n { best = max(best, p[i]); i += 1 }
+    return best
+}
+
+/// p[i] = exp(p[i] − shift); returns the sum of the new values.
+@inline(__always)
+func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
+    var acc = SIMD16<Float>()
+    var i = 0
+    let s = SIMD16<Float>(repeating: shift)
+    while i + 16 <= n {
+        let e = vectorExp(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - s)
+        UnsafeMutableRawPointer(p + i).storeBytes(of: e, as: SIMD16<Float>.self)
+        acc += e
+        i += 16
+    }
+    var total = acc.sum()
+    while i < n { let e = scalarExp(p[i] - shift); p[i] = e; total += e; i += 1 }
+    return total
+}
+
+/// eˣ for 16 lanes (Cephes expf: 2ⁿ·P(r), |r| ≤ ln2/2; about 2 ulp). Inputs below −87 give
+/// 2⁻¹²⁶ ≈ 1e-38 rather than 0, which every caller here treats as zero.
+@inline(__always)
+func vectorExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let x = pointwiseMin(pointwiseMax(x, SIMD16(repeating: -87)), SIMD16(repeating: 88))
+    // Round x·log2(e) to nearest by the 1.5·2²³ trick: its low mantissa bits hold n.
+    let magic = SIMD16<Float>(repeating: 12_582_912)
+    let t = x * 1.442_695_04 + magic
+    let n = t - magic
+    let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4
+    var p = SIMD16<Float>(repeating: 1.987_569_15e-4)
+    p = p * r + 1.398_199_95e-3
+    p = p * r + 8.333_451_9e-3
+    p = p * r + 4.166_579_59e-2
+    p = p * r + 1.666_666_55e-1
+    p = p * r + 5.000_000_12e-1
+    p = p * (r * r) + r + 1
+    let bits = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000  // n as an integer
+    let twoToN = unsafeBitCast((bits &+ 127) &<< 23, to: SIMD16<Float>.self)
+    return p * twoToN
+}
+
+@inline(__always) func scalarExp(_ x: Float) -> Float { Foundation.exp(x) }

@@ -1,0 +1,43 @@
+/// Regression losses reduced by the mean, as PyTorch's `reduction='mean'`: scalar results whose
+/// backward reaches the prediction and, when it is tracked, the target. The sums are
+/// block-deterministic (`Reduction.total`).
+
+/// mean((prediction − target)²).
+public func mseLoss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
+    meanLoss(prediction, target, name: "mseLoss", squared: true)
+}
+
+/// mean(|prediction − target|); the subgradient at equality is 0.
+public func l1Loss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
+    meanLoss(prediction, target, name: "l1Loss", squared: false)
+}
+
+func meanLoss(_ p: Tensor, _ t: Tensor, name: String, squared: Bool) -> Tensor {
+    precondition(p.shape == t.shape, "\(name): prediction \(p.shape) and target \(t.shape) differ")
+    let n = p.count
+    let (pp, tp) = (p.storage.base, t.storage.base)
+    let total = Reduction.total(n) { r in
+        var acc = FloatVector()
+        var i = r.lowerBound
+        while i < r.upperBound {
+            let k = Swift.min(VectorMath.width, r.upperBound - i)
+            let d = VectorMath.load(pp + i, count: k) - VectorMath.load(tp + i, count: k)
+            acc += squared ? d * d : VectorMath.abs(d)
+            i += k
+        }
+        return Double(acc.sum())
+    }
+    let out = Tensor(scalar: n == 0 ? .nan : Float(total / Double(n)))
+    return out.recorded(p, t) { g in
+        let gp = Tape.shared.gradientBuffer(p.gradSlot), gt = Tape.shared.gradientBuffer(t.gradSlot)
+        let scale = g[0] / Float(n) * (squared ? 2 : 1)
+        Parallel.forRanges(n) { r in
+            for i in r {
+                let d = pp[i] - tp[i]
+                let v = squared ? scale * d : (d > 0 ? scale : (d < 0 ? -scale : 0))
+                gp?[i] += v
+                gt?[i] -= v
+            }
+        }
+    }
+}

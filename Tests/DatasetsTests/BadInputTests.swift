@@ -1,0 +1,118 @@
+import Datasets
+import Foundation
+import XCTest
+
+/// Every bad input fails with an error naming the file and leaves nothing half-written: no
+/// temporary, no manifest, and only shards that were complete before the bad subject (which a
+/// re-run after fixing the input reuses).
+final class BadInputTests: XCTestCase {
+    var root: String!, out: String!
+
+    override func setUpWithError() throws {
+        root = try Fixtures.temporaryFolder("bad")
+        out = root + "/dataset"
+        for s in 0..<3 { try Fixtures.subject(root: root + "/renders", id: "s\(s)", index: s, views: 3, width: 8, height: 8) }
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: root) }
+
+    func convert() throws {
+        var options = DatasetConverter.Options(inputs: [root + "/renders"], output: out)
+        options.valFraction = 0
+        options.shardSize = 2
+        options.compression = 0
+        try DatasetConverter(options).run()
+    }
+
+    /// Conversion fails naming `file`; the output holds no temporary or manifest, and any shard
+    /// left is complete.
+    func assertConversionFails(naming file: String, _ detail: String, line: UInt = #line) {
+        XCTAssertThrowsError(try convert(), line: line) { error in
+            XCTAssertTrue("\(error)".contains(file), "error should name \(file): \(error)", line: line)
+            XCTAssertTrue("\(error)".contains(detail), "error should say \(detail): \(error)", line: line)
+        }
+        let left = Fixtures.listing(out)
+        XCTAssertEqual(left.filter { $0.contains(".tmp-") || $0 == "manifest.json" }, [], line: line)
+        for shard in left where shard.hasSuffix(".h5") {
+            XCTAssertNoThrow(try ShardReader(out + "/" + shard), line: line)
+        }
+    }
+
+    func testCorruptPNG() throws {
+        let path = root + "/renders/s1/images/cam_002.png"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count - 20] ^= 0x5A // inside IDAT / its CRC
+        try bytes.write(to: URL(fileURLWithPath: path))
+        assertConversionFails(naming: path, "PNG")
+    }
+
+    func testTruncatedPNG() throws {
+        let path = root + "/renders/s2/images/cam_000.png"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try bytes.prefix(bytes.count - 30).write(to: URL(fileURLWithPath: path))
+        assertConversionFails(naming: path, "PNG")
+    }
+
+    func testMissingCameraKey() throws {
+        let path = root + "/renders/s0/opencv_cameras.json"
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "\"fy\"", with: "\"fyy\"")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        assertConversionFails(naming: path, "'fy'")
+    }
+
+    func testMissingCameraFile() throws {
+        let path = root + "/renders/s1/opencv_cameras.json"
+        try FileManager.default.removeItem(atPath: path)
+        assertConversionFails(naming: path, "missing")
+    }
+
+    func testImageSizeMismatch() throws {
+        let path = root + "/renders/s2/images/cam_001.png"
+        let small = [UInt8](repeating: 200, count: 6 * 8 * 4)
+        try small.withUnsafeBufferPointer { try PNG.write(path, uint8: $0, width: 6, height: 8, channels: 4) }
+        assertConversionFails(naming: path, "6×8")
+    }
+
+    func testMismatchedViewCount() throws {
+        try Fixtures.subject(root: root + "/renders", id: "s9", index: 9, views: 4, width: 8, height: 8)
+        assertConversionFails(naming: root + "/renders/s9/opencv_cameras.json", "4 views")
+    }
+
+    func testTruncatedShard() throws {
+        try convert()
+        let path = out + "/shard-00001.h5"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try ShardedDataset(out)) { XCTAssertTrue("\($0)".contains(path), "\($0)") }
+        XCTAssertThrowsError(try DatasetVerifier.verify(out)) { XCTAssertTrue("\($0)".contains(path), "\($0)") }
+    }
+
+    func testVerifyNamesFirstBadSample() throws {
+        try convert()
+        XCTAssertEqual(try DatasetVerifier.verify(out).samples, 3)
+        // Flip one image byte inside the (uncompressed) shard: sample 1 of shard 0 holds this pattern.
+        let path = out + "/shard-00000.h5"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let needle = Data(Fixtures.pixels(subject: 1, view: 0, width: 8, height: 8, channels: 4).prefix(32))
+        let range = try XCTUnwrap(bytes.range(of: needle))
+        bytes[range.lowerBound + 5] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try DatasetVerifier.verify(out)) { error in
+            XCTAssertTrue("\(error)".contains(path), "\(error)")
+            XCTAssertTrue("\(error)".contains("sample 1"), "\(error)")
+            XCTAssertTrue("\(error)".contains("checksum"), "\(error)")
+        }
+    }
+
+    func testEmptySplitIsAnError() throws {
+        try convert()
+        XCTAssertThrowsError(try ShardedDataset(out, split: "val")) { XCTAssertTrue("\($0)".contains("no samples"), "\($0)") }
+    }
+
+    func testMissingDatasetAndManifest() {
+        XCTAssertThrowsError(try ShardedDataset(root + "/nothing")) { XCTAssertTrue("\($0)".contains("manifest.json"), "\($0)") }
+        XCTAssertThrowsError(try DatasetConverter(.init(inputs: [root + "/absent"], output: out)).run()) {
+            XCTAssertTrue("\($0)".contains(self.root + "/absent"), "\($0)")
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import XCTest
+@testable import Training
+
+final class RecipeTests: XCTestCase {
+    let minimal = """
+    seed: 7
+    model:
+      kind: gslrm
+      width: 64
+    data:
+      train: data/heads
+    training:
+      steps: 100
+      batch_size_per_rank: 2
+    """
+
+    func write(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "recipe-\(UUID().uuidString).yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func loadError(_ text: String, overrides: [String] = []) throws -> String {
+        let path = try write(text)
+        do {
+            _ = try Recipe.load(file: path, overrides: overrides)
+        } catch let e as RecipeError {
+            return e.description.replacingOccurrences(of: path, with: "R")
+        }
+        XCTFail("recipe was accepted:\n\(text)")
+        return ""
+    }
+
+    func testMinimalRecipeFillsDefaults() throws {
+        let r = try Recipe.load(file: try write(minimal))
+        XCTAssertEqual(r.seed, 7)
+        XCTAssertEqual(r.model.kind, "gslrm")
+        XCTAssertEqual(try r.model.section.int("width"), 64)
+        XCTAssertEqual(r.training.batchSizePerRank, 2)
+        XCTAssertEqual(r.training.accumulation, 1)
+        XCTAssertEqual(r.optimizer.kind, "adamw")
+        XCTAssertEqual(r.optimizer.learningRate, 4e-4)
+        XCTAssertEqual(r.views.inputs, 4)
+        XCTAssertEqual(r.data.background, "white")
+        XCTAssertEqual(r.checkpointing.keepLast, 3)
+    }
+
+    func testUnknownKeyIsNamedWithLineAndSuggestion() throws {
+        let e = try loadError(minimal + "\n  batch_size_per_rnak: 3\n")
+        XCTAssertEqual(e, "R:10: training.batch_size_per_rnak is not a known key (did you mean 'batch_size_per_rank'?)")
+        let top = try loadError(minimal + "\nsed: 3\n")
+        XCTAssertTrue(top.hasPrefix("R:10: sed is not a known key (did you mean 'seed'?)"), top)
+    }
+
+    func testWrongTypeAndImpossibleValues() throws {
+        XCTAssertEqual(try loadError(minimal.replacingOccurrences(of: "steps: 100", with: "steps: many")),
+                       "R:8: training.steps is 'many'; expected a whole number")
+        XCTAssertEqual(try loadError(minimal.replacingOccurrences(of: "steps: 100", with: "steps: 0")),
+                       "R:8: training.steps is 0; must be at least 1")
+        XCTAssertEqual(try loadError(minimal + "\noptimizer:\n  lr: -1\n"),
+                       "R:11: optimizer.lr is -1; must be greater than 0.0")
+        XCTAssertEqual(try loadError(minimal + "\ndata2: {}\n").prefix(6), "R:10: ")
+        XCTAssertEqual(try loadError(minimal + "\noptimizer:\n  kind: adam\n"),
+                       "R:11: optimizer.kind is 'adam'; expected one of adamw, sgd")
+        XCTAssertEqual(try loadError(minimal + "\nviews:\n  inputs: 4\n  supervision: 2\n"),
+                       "R:11: views.supervision is 2; must be at least views.inputs (4): inputs are supervised too")
+        XCTAssertTrue(try loadError(minimal + "\nschedule:\n  kind: piecewise\n  boundaries: [10]\n  factors: [1]\n")
+            .contains("schedule.factors has 1 values"))
+    }
+
+    func testMissingRequiredKeyAndBadYAML() throws {
+        XCTAssertEqual(try loadError("model:\n  kind: gslrm\ntraining:\n  steps: 3\n"), "R: data.train is required")
+        XCTAssertTrue(try loadError("model: [unclosed\n").hasPrefix("R: is not valid YAML"))
+        XCTAssertEqual(try loadError(minimal + "\nseed: 3\n"), "R:10: seed appears twice")
+    }
+
+    func testOverridesApplyAndAreNamedInErrors() throws {
+        let path = try write(minimal)
+        let r = try Recipe.load(file: path, overrides: ["optimizer.lr=3e-4", "training.steps=5", "model.width=32"])
+        XCTAssertEqual(r.optimizer.learningRate, 3e-4)
+        XCTAssertEqual(r.training.steps, 5)
+        XCTAssertEqual(try r.model.section.int("width"), 32)
+        XCTAssertEqual(try loadError(minimal, overrides: ["training.stepz=5"]),
+                       "--set training.stepz=5: training.stepz is not a known key (did you mean 'steps'?)")
+        XCTAssertEqual(try loadError(minimal, overrides: ["training.steps=x"]),
+                       "--set training.steps=x: training.steps is 'x'; expected a whole number")
+        XCTAssertEqual(try loadError(minimal, overrides: ["nokey"]), "--set nokey: must look like key.path=value")
+    }
+
+    func testResolvedRecipeRoundTripsThroughYAML() throws {
+        let r = try Recipe.load(file: try write(minimal), overrides: ["optimizer.lr=0.001"])
+        let again = try Recipe(tree: try RecipeTree.parse(r.tree.yaml(), file: "saved"), defaultRunName: "x")
+        XCTAssertEqual(again.optimizer.learningRate, 0.001)
+        XCTAssertEqual(again.hash, r.hash)
+        XCTAssertNotEqual(try Recipe.load(file: try write(minimal)).hash, r.hash)
+    }
+}
