@@ -33,6 +33,8 @@ public struct SynthesisOptions: Sendable {
     public func validate() throws {
         guard (16...2048).contains(resolution) else { throw SynthesisError.invalidArgument("resolution \(resolution) must be in 16…2048") }
         guard identities > 0, variants > 0 else { throw SynthesisError.invalidArgument("identities and variants must be positive") }
+        // Variant generators are keyed by identity << 20 | variant.
+        guard variants <= 1 << 20 else { throw SynthesisError.invalidArgument("at most \(1 << 20) variants per identity") }
         if let n = objectCount, n <= 0 { throw SynthesisError.invalidArgument("object count must be positive") }
         if let s = supersampling, !(1...8).contains(s) { throw SynthesisError.invalidArgument("supersampling \(s) must be in 1…8") }
         guard meshDetail >= 0 && meshDetail <= 2 else { throw SynthesisError.invalidArgument("mesh detail must be in 0…2") }
