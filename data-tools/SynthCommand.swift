@@ -66,7 +66,9 @@ struct SynthCommand: ParsableCommand {
             o.subset = first ..< (limit.map { first + $0 } ?? Int.max)
         }
         let root = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true) } catch {
+            throw ValidationError("cannot create the output folder \(output): \(error.localizedDescription)")
+        }
         let total = Synthesizer.subjects(o).count
         let ss = o.effectiveSupersampling
         let banner = "synth: \(total) \(kind.rawValue) subjects × \(rig.viewCount) views at \(resolution)² "
