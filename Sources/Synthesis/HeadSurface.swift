@@ -39,9 +39,10 @@ struct HeadSurface {
         noseBridgeHeight = 0.03 + 0.012 * id.noseBridge
         noseWidth = 0.042 * (1 + 0.15 * id.noseWidth)
         mouthZ = noseTipZ - 0.125 - 0.01 * id.chinLength
-        mouthHalfWidth = 0.088 * (1 + 0.08 * id.mouthWidth) * (1 + 0.15 * e.smile - 0.1 * e.mouthOpen)
+        mouthHalfWidth = 0.088 * (1 + 0.08 * id.mouthWidth) * (1 + 0.22 * e.smile - 0.1 * e.mouthOpen)
         lipFullness = 1 + 0.3 * id.lipFullness
-        mouthGap = 0.06 * e.mouthOpen
+        // A broad smile parts the lips enough to show the teeth.
+        mouthGap = 0.06 * e.mouthOpen + 0.016 * smoothstep(0.4, 1, e.smile)
         chinZ = mouthZ - 0.16 - 0.03 * id.chinLength - mouthGap
     }
 
@@ -58,7 +59,7 @@ struct HeadSurface {
     /// Height of the upper/lower lip lines at X (the smile lifts the corners).
     @inline(__always) func mouthLine(_ X: Float) -> Float {
         let t = X / mouthHalfWidth
-        return mouthZ + expression.smile * 0.028 * t * t
+        return mouthZ + expression.smile * 0.045 * t * t
     }
 
     /// Forward (−y) displacement of the face at (X, Z).
