@@ -1,5 +1,11 @@
 import ArgumentParser
 
 enum DataToolsCatalog {
-    static let all: [ParsableCommand.Type] = [ConvertCommand.self, InspectCommand.self, VerifyCommand.self]
+    static let all: [ParsableCommand.Type] = [
+        SynthCommand.self,
+        PreviewCommand.self,
+        ConvertCommand.self,
+        InspectCommand.self,
+        VerifyCommand.self,
+    ]
 }
