@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "relief-bench", targets: ["relief-bench"]),
         .executable(name: "relief-infer", targets: ["relief-infer"]),
         .executable(name: "data-tools", targets: ["data-tools"]),
+        .executable(name: "relief-train", targets: ["relief-train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,6 +50,9 @@ let package = Package(
             "Tensors", "Layers", "Optimizers", "Splatting", "Datasets", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
+        .executableTarget(name: "relief-train", dependencies: [
+            "Training", "Distributed", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: fastMath),
         .executableTarget(name: "relief-infer", dependencies: [
             "Tensors", "Layers", "Checkpoints", "Splatting", "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -66,7 +70,7 @@ let package = Package(
         .testTarget(name: "SplattingTests", dependencies: ["Splatting", "Tensors"]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Datasets", "Splatting"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Tensors"]),
     ],
     swiftLanguageModes: [.v5]
 )

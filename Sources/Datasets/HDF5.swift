@@ -6,18 +6,18 @@ import Foundation
 /// UTF-8 strings (what h5py reads as `str`). Every failure throws a `DataError` naming the file
 /// and object.
 ///
-/// The system libhdf5 is the serial build, which is not thread-safe: every call into it goes
-/// through `HDF5.locked`, one global lock.
+/// libhdf5 may be built without thread safety, so every call into it goes through
+/// `HDF5.locked`, one global lock. Where it is built thread-safe (Debian's is), its error stack
+/// and the automatic printing of it are per thread: each entry silences printing for the
+/// calling thread, since Relief reports errors itself, naming the file.
 public enum HDF5 {
-    private static let mutex: NSLock = {
-        relief_H5_silence_errors()
-        return NSLock()
-    }()
+    private static let mutex = NSLock()
 
     /// Runs `body` holding the library-wide lock.
     @inline(__always) public static func locked<T>(_ body: () throws -> T) rethrows -> T {
         mutex.lock()
         defer { mutex.unlock() }
+        relief_H5_silence_errors()
         return try body()
     }
 }

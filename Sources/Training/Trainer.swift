@@ -1,0 +1,377 @@
+import Checkpoints
+import Datasets
+import Distributed
+import Foundation
+import Layers
+import Optimizers
+import Tensors
+
+/// The generic training loop: data-parallel over a `Communicator`, one `TrainingTask`.
+///
+/// Exactness: a step's gradient is the mean over W ranks × A micro-batches of per-micro-batch
+/// gradients, each computed into a zeroed buffer. Micro-batch m of rank r reads the samples
+/// and random stream of "slot" m·W + r, so W ranks × A micro-batches see the same data and
+/// draws however they are split, and a run resumed from a checkpoint continues bit for bit.
+public final class Trainer {
+    public enum Outcome: Equatable { case finished, stopped(signal: Int32) }
+
+    public let recipe: Recipe
+    public let task: any TrainingTask
+    public let communicator: any Communicator
+    public let store: ParameterStore
+    public let optimizer: any Optimizer
+    public let ema: ExponentialMovingAverage?
+    public let schedule: LearningRateSchedule
+    public let runFolder: CheckpointDirectory
+    public private(set) var state: TrainerState
+    private let train: ShardedDataset
+    private let validation: ShardedDataset?
+    private var loaders: [BatchLoader] = []
+    private var accumulated: Tensor?
+    private let bucketer: GradientBucketer
+    private let say: (String) -> Void
+    private var lastCheckpointStep: Int?
+    private var lossCurve: [(x: Double, y: Double)] = []
+    private var evalCurve: [(x: Double, y: Double)] = []
+
+    var isRoot: Bool { communicator.rank == 0 }
+    var slots: Int { communicator.size * recipe.training.accumulation }
+
+    public init(recipe: Recipe, task: any TrainingTask, communicator: any Communicator, resume: String? = nil,
+                say: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws {
+        self.recipe = recipe
+        self.task = task
+        self.communicator = communicator
+        self.say = communicator.rank == 0 ? say : { _ in }
+        store = ParameterStore(model: task.model, seed: recipe.seed)
+        let o = recipe.optimizer
+        switch o.kind {
+        case "sgd": optimizer = SGD(store: store, momentum: Float(o.momentum), weightDecay: Float(o.weightDecay))
+        default: optimizer = AdamW(store: store, beta1: Float(o.beta1), beta2: Float(o.beta2), epsilon: Float(o.epsilon),
+                                   weightDecay: Float(o.weightDecay))
+        }
+        ema = o.emaDecay > 0 ? ExponentialMovingAverage(store: store, decay: Float(o.emaDecay)) : nil
+        schedule = Trainer.schedule(recipe)
+        runFolder = CheckpointDirectory(root: URL(fileURLWithPath: recipe.checkpointing.directory).appendingPathComponent(recipe.runName))
+        state = TrainerState(recipe: recipe, worldSize: communicator.size)
+        bucketer = GradientBucketer(buffer: UnsafeMutableBufferPointer(start: store.gradients.storage.base, count: store.count),
+                                    bucketBytes: recipe.training.bucketMegabytes << 20, overlap: false, communicator: communicator)
+
+        train = try ShardedDataset(recipe.data.train, split: IdentitySplit.train)
+        if let v = recipe.data.validation {
+            validation = try ShardedDataset(v, split: IdentitySplit.validation)
+        } else {
+            validation = try? ShardedDataset(recipe.data.train, split: IdentitySplit.validation)
+        }
+        let heldOut = validation.map { "\($0.count) held-out" } ?? "no held-out split"
+        let layout = "\(communicator.size) rank(s) (\(communicator.kind)) × \(recipe.training.accumulation) micro-batch(es) × "
+            + "\(recipe.training.batchSizePerRank) = \(state.globalBatch) samples per step"
+        say("relief-train: run '\(recipe.runName)', model \(recipe.model.kind) with \(store.count) parameters, \(layout); "
+            + "\(train.count) training samples, \(heldOut)")
+
+        if isRoot {
+            if let resume { try restore(from: resume) } else if let source = recipe.initFrom { try initialise(from: source) }
+        }
+        try synchroniseFromRoot()
+        if recipe.training.accumulation > 1 { accumulated = Tensor(zeros: [store.count]) }
+        try openLoaders()
+    }
+
+    static func schedule(_ recipe: Recipe) -> LearningRateSchedule {
+        let lr = Float(recipe.optimizer.learningRate), s = recipe.schedule
+        switch s.kind {
+        case "constant": return .constant(lr)
+        case "warmup": return .linearWarmup(peak: lr, warmupSteps: s.warmupSteps)
+        case "piecewise": return .piecewiseConstant(boundaries: s.boundaries, values: s.factors.map { lr * Float($0) })
+        default: return .cosine(peak: lr, warmupSteps: s.warmupSteps, totalSteps: recipe.training.steps,
+                                floor: lr * Float(s.minLearningRateRatio))
+        }
+    }
+
+    // MARK: - Starting points
+
+    private func restore(from spec: String) throws {
+        let checkpoint = spec == "latest" || Int(spec) != nil ? try runFolder.resolve(spec) : try CheckpointDirectory.resolve(path: spec)
+        let saved = try checkpoint.json("trainer.json", as: TrainerState.self)
+        try store.load(try checkpoint.safetensors("model.safetensors").tensors())
+        try optimizer.loadState(try checkpoint.safetensors("optimizer.safetensors").tensors())
+        if let ema { try ema.load(try checkpoint.safetensors("ema.safetensors").tensors(), updates: saved.emaUpdates) }
+        if saved.recipeHash != recipe.hash {
+            say("note: the recipe differs from the one saved with \(checkpoint.url.path); continuing with the new one")
+        }
+        var resumed = saved
+        resumed.worldSize = communicator.size
+        resumed.accumulation = recipe.training.accumulation
+        resumed.batchSizePerRank = recipe.training.batchSizePerRank
+        resumed.recipeHash = recipe.hash
+        if resumed.globalBatch != saved.globalBatch || saved.worldSize != communicator.size {
+            // The cursor counts steps of the old global batch: carry the position in samples.
+            let position = saved.cursor.step * saved.globalBatch
+            resumed.cursor = .init(epoch: saved.cursor.epoch, step: position / resumed.globalBatch)
+            say("resuming on \(communicator.size) rank(s) × \(recipe.training.accumulation) micro-batch(es) "
+                + "(checkpoint: \(saved.worldSize) × \(saved.accumulation)): data re-sharded, epoch \(saved.cursor.epoch) "
+                + "continues near sample \(position); the continuation is not bit-identical to an uninterrupted run")
+        }
+        state = resumed
+        lastCheckpointStep = saved.step
+        say("resumed from \(checkpoint.url.path) at step \(saved.step)")
+    }
+
+    private func initialise(from path: String) throws {
+        let checkpoint = try CheckpointDirectory.resolve(path: path)
+        let file = checkpoint.fileNames.contains("ema.safetensors") ? "ema.safetensors" : "model.safetensors"
+        let weights = try checkpoint.safetensors(file).tensors()
+        try store.load(weights, strict: false)
+        let names = Set(store.entries.map(\.name))
+        let missing = names.subtracting(weights.keys).sorted(), unexpected = Set(weights.keys).subtracting(names).sorted()
+        say("init_from \(checkpoint.url.path) (\(file)): \(names.count - missing.count) tensors loaded; "
+            + "missing (kept at initialisation): \(missing.isEmpty ? "none" : missing.joined(separator: ", ")); "
+            + "unexpected (ignored): \(unexpected.isEmpty ? "none" : unexpected.joined(separator: ", "))")
+        ema?.average.storage.base.update(from: store.values.storage.base, count: store.count)
+    }
+
+    /// Every rank starts from rank 0's weights, optimizer state and position.
+    private func synchroniseFromRoot() throws {
+        guard communicator.size > 1 else { return }
+        try broadcast(store.values)
+        if let ema { try broadcast(ema.average) }
+        var optimizerState = optimizer.state
+        for key in optimizerState.keys.sorted() {
+            try broadcast(optimizerState[key]!)  // `state` hands out copies: safe to overwrite
+        }
+        try optimizer.loadState(optimizerState)
+        let json = try communicator.broadcast(string: String(decoding: try JSONEncoder().encode(state), as: UTF8.self))
+        state = try JSONDecoder().decode(TrainerState.self, from: Data(json.utf8))
+        // The averaged weights arrived above; this sets the update count that drives EMA warm-up.
+        if let ema, !isRoot { try ema.load(ema.stateDictionary(), updates: state.emaUpdates) }
+    }
+
+    private func broadcast(_ t: Tensor) throws {
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(start: t.storage.base, count: t.count * 4), root: 0)
+    }
+
+    private func openLoaders() throws {
+        guard let background = Background(rawValue: recipe.data.background) else {
+            throw TrainingError("data.background '\(recipe.data.background)' is not a background")
+        }
+        let w = communicator.size, a = recipe.training.accumulation
+        loaders = try (0..<a).map { m in
+            var sampler = DistributedSampler(count: train.count, rank: m * w + communicator.rank, worldSize: w * a,
+                                             batchSize: recipe.training.batchSizePerRank, shuffle: true, seed: recipe.seed)
+            let cursor = DistributedSampler.Cursor(epoch: state.cursor.epoch, step: min(state.cursor.step, sampler.stepsPerEpoch - 1))
+            sampler.seek(to: cursor)
+            return try BatchLoader(dataset: train, sampler: sampler, selection: task.viewSelection, background: background,
+                                   seed: recipe.seed, prefetch: recipe.data.loaderThreads)
+        }
+    }
+
+    // MARK: - The loop
+
+    public func run() throws -> Outcome {
+        StopSignal.shared.install()
+        let metrics = isRoot ? try openMetricsLog() : nil
+        var progress = ProgressLine(totalSteps: recipe.training.steps)
+        let started = Clock.now
+        progress.mark(step: state.step, time: 0, samples: state.samplesSeen)
+        defer { loaders.forEach { $0.stop() } }
+
+        while state.step < recipe.training.steps {
+            if try communicator.anyTrue(StopSignal.shared.isRequested) {
+                let signal = StopSignal.shared.requestedBy ?? SIGTERM
+                say("stopping at step \(state.step) on request; writing a checkpoint")
+                try checkpoint(final: true)
+                return .stopped(signal: signal)
+            }
+            let result = try step()
+            progress.mark(step: state.step, time: Clock.seconds(since: started), samples: state.samplesSeen)
+            if isRoot && (state.step % recipe.logging.every == 0 || state.step == 1 || state.step == recipe.training.steps) {
+                var row = result
+                row["samples_per_s"] = progress.samplesPerSecond
+                state.lastMetrics = row
+                try metrics?.append(row, step: state.step)
+                say(progress.line(step: state.step, loss: result["loss"] ?? .nan, learningRate: result["lr"] ?? 0,
+                                  extra: result.filter { !["loss", "lr", "samples_per_s"].contains($0.key) }))
+                if let loss = result["loss"], loss.isFinite { lossCurve.append((Double(state.step), loss)) }
+                try? plotCurves()
+            }
+            let every = recipe.evaluation.every
+            if (every > 0 && state.step % every == 0) || state.step == recipe.training.steps { try evaluate(metrics) }
+            if state.step % recipe.checkpointing.every == 0 || state.step == recipe.training.steps {
+                try checkpoint(final: state.step == recipe.training.steps)
+            }
+        }
+        return .finished
+    }
+
+    /// One optimizer step: A micro-batches, gradient averaging over ranks, the guarded update.
+    private func step() throws -> [String: Double] {
+        let a = recipe.training.accumulation
+        store.zeroGradients()
+        var lossSum = 0.0, lossCount = 0.0, nonFinite = false, badSamples: [Int] = []
+        var taskMetrics: [String: Double] = [:]
+        var next = state.cursor
+        for m in 0..<a {
+            let batch = try loaders[m].next()
+            if m == 0 { next = batch.next }
+            Tape.shared.reset()
+            if batch.count > 0 {
+                let slot = UInt64(m * communicator.size + communicator.rank)
+                var rng = Philox(seed: recipe.seed, stream: 0x7_0000_0000 | UInt64(state.step) << 12 | slot)
+                let (loss, metrics) = task.loss(on: batch, rng: &rng)
+                let value = Double(loss.item)
+                if value.isFinite {
+                    Tape.shared.backward(loss)
+                    lossSum += value
+                    lossCount += 1
+                    for (k, v) in metrics { taskMetrics[k, default: 0] += v / Double(a) }
+                } else {
+                    nonFinite = true
+                    badSamples += batch.samples
+                }
+            }
+            Tape.shared.reset()
+            if let accumulated { accumulate(into: accumulated, first: m == 0) }
+        }
+        if let accumulated { store.gradients.storage.base.update(from: accumulated.storage.base, count: store.count) }
+
+        var totals = [lossSum, lossCount, nonFinite ? 1 : 0]
+        try communicator.allreduceSum(&totals)
+        var row = taskMetrics
+        row["loss"] = totals[1] > 0 ? totals[0] / totals[1] : .nan
+        row["lr"] = Double(schedule.learningRate(at: state.step))
+
+        var skippedBecause: String?
+        if totals[2] > 0 {
+            skippedBecause = diagnoseNonFinite(loss: true, samples: badSamples)
+        } else {
+            if communicator.size > 1 { try bucketer.finish(average: false) }
+            scaleGradients(by: 1 / Float(slots))
+            let clip = recipe.optimizer.clipGradNorm
+            let report = optimizer.step(state.step, schedule: schedule, maxGradientNorm: clip > 0 ? Float(clip) : nil)
+            row["grad_norm"] = Double(report.gradientNorm)
+            if report.skipped { skippedBecause = diagnoseNonFinite(loss: false, samples: []) } else { ema?.update() }
+        }
+        if let why = skippedBecause {
+            state.consecutiveNonFinite += 1
+            say("step \(state.step + 1): skipped, \(why)")
+            if state.consecutiveNonFinite >= recipe.training.maxNonFiniteSteps {
+                throw TrainingError("step \(state.step + 1): stopping after \(state.consecutiveNonFinite) consecutive non-finite steps "
+                    + "(training.max_nonfinite_steps): \(why). The last checkpoint "
+                    + "\(lastCheckpointStep.map { "(step \($0))" } ?? "") is intact.")
+            }
+        } else {
+            state.consecutiveNonFinite = 0
+        }
+        state.step += 1
+        state.cursor = next
+        state.samplesSeen += state.globalBatch
+        state.emaUpdates = ema?.updates ?? 0
+        return row
+    }
+
+    /// Adds this micro-batch's gradient (in the store's buffer) into `total`, then clears the
+    /// buffer, so every micro-batch's gradient is computed alone, as a rank would.
+    private func accumulate(into total: Tensor, first: Bool) {
+        let g = store.gradients.storage.base, t = total.storage.base
+        if first { t.update(from: g, count: store.count) } else {
+            Parallel.forRanges(store.count) { r in for i in r { t[i] += g[i] } }
+        }
+        store.zeroGradients()
+    }
+
+    private func scaleGradients(by s: Float) {
+        guard s != 1 else { return }
+        let g = store.gradients.storage.base
+        Parallel.forRanges(store.count) { r in for i in r { g[i] *= s } }
+    }
+
+    /// Names what went non-finite: a parameter, a gradient, or (with both finite) the loss on
+    /// particular samples.
+    private func diagnoseNonFinite(loss: Bool, samples: [Int]) -> String {
+        func firstNonFinite(_ base: UnsafeMutablePointer<Float>) -> String? {
+            store.entries.first { e in (0..<e.count).contains { !base[e.offset + $0].isFinite } }?.name
+        }
+        if let name = firstNonFinite(store.values.storage.base) { return "parameter '\(name)' holds non-finite values" }
+        if !loss, let name = firstNonFinite(store.gradients.storage.base) { return "the gradient of '\(name)' is non-finite" }
+        let which = samples.isEmpty ? "" : " on training samples \(samples.sorted().prefix(16).map(String.init).joined(separator: ", "))"
+        return "the loss is non-finite\(which) while every parameter is finite"
+    }
+
+    // MARK: - Evaluation, logs, checkpoints
+
+    private func evaluate(_ metrics: MetricsLog?) throws {
+        guard isRoot, let validation, recipe.evaluation.samples > 0, let background = Background(rawValue: recipe.data.background) else { return }
+        let assembler = BatchAssembler(dataset: validation, selection: task.viewSelection, background: background, seed: recipe.seed)
+        var scratch = [UInt8](repeating: 0, count: validation.height * validation.width * 4)
+        let n = min(recipe.evaluation.samples, validation.count), b = recipe.training.batchSizePerRank
+        let batches = try stride(from: 0, to: n, by: b).map {
+            try assembler.assemble(Array($0..<min(n, $0 + b)), cursor: .init(), next: .init(), scratch: &scratch)
+        }
+        let trained = store.values.copy()
+        if let ema { store.copyValues(from: ema.average) }
+        defer { store.copyValues(from: trained) }
+        let every = recipe.logging.imagesEvery
+        let wantsGrid = every > 0 && (state.step % every == 0 || state.step == recipe.training.steps)
+        let gridFolder = runFolder.root.appendingPathComponent("eval")
+        if wantsGrid { try FileManager.default.createDirectory(at: gridFolder, withIntermediateDirectories: true) }
+        let grid = wantsGrid ? gridFolder.appendingPathComponent(String(format: "step-%08d.png", state.step)).path : nil
+        let results = try withoutGradients { try task.evaluate(on: batches, gridPath: grid) }
+        try metrics?.append(results, step: state.step, kind: "eval")
+        if let psnr = results["psnr"] { evalCurve.append((Double(state.step), psnr)) }
+        say("eval at step \(state.step) on \(n) held-out samples (\(ema == nil ? "weights" : "EMA weights")): "
+            + results.sorted { $0.key < $1.key }.map { String(format: "%@ %.4g", $0.key, $0.value) }.joined(separator: "  ")
+            + (grid.map { "  grid \($0)" } ?? ""))
+        try? plotCurves()
+    }
+
+    private func plotCurves() throws {
+        var loss = CurvePlot(title: "\(recipe.runName): training loss")
+        loss.add("loss", lossCurve)
+        try loss.writePNG(runFolder.root.appendingPathComponent("loss.png").path)
+        if !evalCurve.isEmpty {
+            var psnr = CurvePlot(title: "\(recipe.runName): held-out PSNR (dB)")
+            psnr.logScale = false
+            psnr.add("psnr", evalCurve)
+            try psnr.writePNG(runFolder.root.appendingPathComponent("eval-psnr.png").path)
+        }
+    }
+
+    /// Rank 0 writes; a failed write is reported and the previous checkpoint stays `latest`.
+    /// Only the final checkpoint's failure stops the run (with a non-zero exit).
+    private func checkpoint(final: Bool) throws {
+        guard isRoot, lastCheckpointStep != state.step else { return }
+        let c = recipe.checkpointing
+        do {
+            let written = try runFolder.commit(step: state.step, retention: RetentionPolicy(keepLast: c.keepLast, keepEvery: c.keepEvery > 0 ? c.keepEvery : nil)) { s in
+                try s.writeSafetensors("model.safetensors", store.stateDictionary(), metadata: ["format": "relief", "model": recipe.model.kind])
+                if let ema { try s.writeSafetensors("ema.safetensors", ema.stateDictionary(), metadata: ["format": "relief", "model": recipe.model.kind]) }
+                try s.writeSafetensors("optimizer.safetensors", optimizer.state)
+                try s.writeJSON("trainer.json", state)
+                try s.writeText("recipe.yaml", recipe.tree.yaml())
+            }
+            lastCheckpointStep = state.step
+            say("checkpoint \(written.url.path)")
+        } catch {
+            let kept = lastCheckpointStep.map { "step \($0) stays latest" } ?? "no earlier checkpoint exists"
+            say("checkpoint at step \(state.step) failed: \(error); \(kept)")
+            if final { throw TrainingError("the final checkpoint could not be written: \(error)") }
+        }
+    }
+
+    /// metrics.jsonl of this run; after a resume, rows past the resumed step (written by the
+    /// interrupted run after its last checkpoint) are dropped so the log matches the weights.
+    private func openMetricsLog() throws -> MetricsLog {
+        try FileManager.default.createDirectory(at: runFolder.root, withIntermediateDirectories: true)
+        let path = runFolder.root.appendingPathComponent("metrics.jsonl").path
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let kept = text.split(separator: "\n").filter { line in
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let s = o["step"] as? Int else { return false }
+                return s <= state.step
+            }
+            try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: path, atomically: true, encoding: .utf8)
+            lossCurve = MetricsLog.read(path: path).compactMap { r in r.values["loss"].map { (Double(r.step), $0) } }
+            evalCurve = MetricsLog.read(path: path, kind: "eval").compactMap { r in r.values["psnr"].map { (Double(r.step), $0) } }
+        }
+        return try MetricsLog(path: path)
+    }
+}

@@ -1,0 +1,43 @@
+import Datasets
+import Foundation
+import Layers
+import Tensors
+
+/// What a model family supplies to the generic trainer: the model, the views it needs, the
+/// loss of a batch, and its evaluation. Everything else (data, ranks, optimizer, checkpoints,
+/// logs) is the trainer's.
+public protocol TrainingTask: AnyObject {
+    /// The trained model; its parameters become the checkpoint's `model.safetensors`.
+    var model: any Module { get }
+    /// Which views each sample contributes to a batch (inputs first).
+    var viewSelection: ViewSelection { get }
+    /// The loss of one batch, recorded on the tape, and scalars to log with it. `rng` is unique
+    /// to (step, micro-batch slot) and the same whatever the rank layout, for exact resume and
+    /// rank/accumulation equivalence.
+    func loss(on batch: Batch, rng: inout Philox) -> (loss: Tensor, metrics: [String: Double])
+    /// Evaluation on held-out batches with the weights currently in the model (the EMA weights
+    /// when the run keeps them). Writes an image grid (inputs, predictions, ground truth) to
+    /// `gridPath` when given.
+    func evaluate(on batches: [Batch], gridPath: String?) throws -> [String: Double]
+}
+
+/// Model families by `model.kind`. A family registers a factory that reads its own keys from
+/// the `model` section (and must leave no key unread).
+public enum TaskCatalog {
+    public typealias Factory = (Recipe) throws -> any TrainingTask
+    nonisolated(unsafe) private static var factories: [String: Factory] = ["probe": ProbeTask.init(recipe:)]
+
+    public static func register(_ kind: String, _ factory: @escaping Factory) { factories[kind] = factory }
+    public static var kinds: [String] { factories.keys.sorted() }
+
+    public static func make(_ recipe: Recipe) throws -> any TrainingTask {
+        guard let factory = factories[recipe.model.kind] else {
+            let o = recipe.model.section.origin
+            throw RecipeError(file: o.file, line: o.line, key: "model.kind",
+                              message: "is '\(recipe.model.kind)'; known kinds: \(kinds.joined(separator: ", "))")
+        }
+        let task = try factory(recipe)
+        try recipe.model.section.finish()
+        return task
+    }
+}
