@@ -69,8 +69,9 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "SplattingTests", dependencies: ["Splatting", "Tensors"]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Datasets", "Splatting"]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Tensors"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Distributed", "Synthesis", "Tensors", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

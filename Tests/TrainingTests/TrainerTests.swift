@@ -1,0 +1,241 @@
+import Checkpoints
+import Datasets
+import Distributed
+import Foundation
+import Synthesis
+import Tensors
+import TestSupport
+import XCTest
+@testable import Training
+
+/// A tiny real dataset (synthetic heads → shards) shared by the trainer tests.
+enum TinyHeads {
+    static let folder: String = {
+        let root = NSTemporaryDirectory() + "relief-trainer-tests-\(getpid())"
+        try? FileManager.default.removeItem(atPath: root)
+        var synth = SynthesisOptions()
+        synth.identities = 10
+        synth.variants = 1
+        synth.rig = .diffusion
+        synth.resolution = 64
+        synth.seed = 11
+        _ = try! Synthesizer.run(synth, root: URL(fileURLWithPath: root + "/renders"))
+        var convert = DatasetConverter.Options(inputs: [root + "/renders"], output: root + "/dataset", resolution: 32)
+        convert.valFraction = 0.2
+        _ = try! DatasetConverter(convert).run()
+        return root
+    }()
+
+    static func recipe(_ extra: String = "", steps: Int = 12, run: String = UUID().uuidString) -> String {
+        let path = folder + "/\(run).yaml"
+        let text = """
+        run_name: \(run)
+        seed: 5
+        model: {kind: probe, channels: 6}
+        data: {train: \(folder)/dataset}
+        views: {inputs: 1, supervision: 2}
+        optimizer: {lr: 0.003, ema_decay: 0.9}
+        schedule: {kind: cosine, warmup_steps: 2}
+        training: {steps: \(steps), batch_size_per_rank: 2}
+        evaluation: {every: 6, samples: 2}
+        checkpoint: {dir: \(folder)/runs, every: 6}
+        logging: {every: 3, images_every: 6}
+        \(extra)
+        """
+        try! text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func checkpointFile(_ run: String, step: Int, _ file: String = "model.safetensors") -> String {
+        folder + "/runs/\(run)/" + CheckpointDirectory.folderName(step: step) + "/" + file
+    }
+}
+
+final class TrainerTests: XCTestCase {
+    func train(_ recipePath: String, overrides: [String] = [], resume: String? = nil) throws -> Trainer {
+        let recipe = try Recipe.load(file: recipePath, overrides: overrides)
+        let trainer = try Trainer(recipe: recipe, task: try TaskCatalog.make(recipe), communicator: SingleProcessCommunicator(),
+                                  resume: resume, say: { _ in })
+        XCTAssertEqual(try trainer.run(), .finished)
+        return trainer
+    }
+
+    func testResumedRunIsBitIdenticalToAnUninterruptedOne() throws {
+        let full = "full-\(UUID().uuidString)", part = "part-\(UUID().uuidString)"
+        _ = try train(TinyHeads.recipe(run: full))
+        // The same recipe stopped after the step-6 checkpoint, then resumed: the interrupted run
+        // is the same run with its last checkpoint removed.
+        _ = try train(TinyHeads.recipe(run: part))
+        let partFolder = CheckpointDirectory(root: URL(fileURLWithPath: TinyHeads.folder + "/runs/\(part)"))
+        try FileManager.default.removeItem(at: partFolder.url(step: 12))
+        try "step-00000006".write(to: partFolder.root.appendingPathComponent("latest"), atomically: true, encoding: .utf8)
+        let resumed = try train(TinyHeads.recipe(run: part), resume: "latest")
+        XCTAssertEqual(resumed.state.step, 12)
+        for file in ["model.safetensors", "ema.safetensors", "optimizer.safetensors"] {
+            let a = try Data(contentsOf: URL(fileURLWithPath: TinyHeads.checkpointFile(full, step: 12, file)))
+            let b = try Data(contentsOf: URL(fileURLWithPath: TinyHeads.checkpointFile(part, step: 12, file)))
+            XCTAssertEqual(a, b, "\(file) differs after resume")
+        }
+        // And training changed the weights at all.
+        let start = try Data(contentsOf: URL(fileURLWithPath: TinyHeads.checkpointFile(full, step: 6)))
+        XCTAssertNotEqual(start, try Data(contentsOf: URL(fileURLWithPath: TinyHeads.checkpointFile(full, step: 12))))
+    }
+
+    func testRunWritesLogsCurvesEvaluationAndRetention() throws {
+        let run = "logs-\(UUID().uuidString)"
+        let trainer = try train(TinyHeads.recipe("", steps: 18, run: run), overrides: ["checkpoint.keep_last=2"])
+        let root = trainer.runFolder.root.path
+        let rows = MetricsLog.read(path: root + "/metrics.jsonl")
+        XCTAssertEqual(rows.map(\.step), [1, 3, 6, 9, 12, 15, 18])
+        XCTAssertTrue(rows.allSatisfy { ($0.values["loss"] ?? .nan).isFinite && $0.values["lr"] != nil })
+        XCTAssertEqual(MetricsLog.read(path: root + "/metrics.jsonl", kind: "eval").map(\.step), [6, 12, 18])
+        for file in ["loss.png", "eval-psnr.png", "eval/step-00000018.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/" + file), file)
+        }
+        XCTAssertEqual(try trainer.runFolder.steps(), [12, 18], "keep_last 2")
+        let saved = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: root + "/step-00000018/trainer.json")))
+        XCTAssertEqual(saved.step, 18)
+        XCTAssertEqual(saved.samplesSeen, 36)
+        let recipe = try Recipe(tree: try RecipeTree.parse(String(contentsOfFile: root + "/step-00000018/recipe.yaml", encoding: .utf8), file: "saved"),
+                                defaultRunName: "x")
+        XCTAssertEqual(recipe.training.steps, 18)
+    }
+
+    func testInitFromLoadsWeightsAndReportsKeys() throws {
+        let source = "source-\(UUID().uuidString)"
+        _ = try train(TinyHeads.recipe(run: source))
+        var messages: [String] = []
+        let recipe = try Recipe.load(file: TinyHeads.recipe("init_from: \(TinyHeads.folder)/runs/\(source)/latest", run: "init-\(UUID().uuidString)"))
+        let trainer = try Trainer(recipe: recipe, task: try TaskCatalog.make(recipe), communicator: SingleProcessCommunicator(),
+                                  say: { messages.append($0) })
+        let loaded = try SafetensorsFile(path: TinyHeads.checkpointFile(source, step: 12, "ema.safetensors"))
+        XCTAssertEqual(trainer.store["conv_in.weight"]?.scalars, try loaded.tensor("conv_in.weight").scalars)
+        XCTAssertTrue(messages.contains { $0.contains("6 tensors loaded; missing (kept at initialisation): none; unexpected (ignored): none") },
+                      messages.joined(separator: "\n"))
+        // A differently sized model cannot take those weights: the error names the tensors.
+        let wider = try Recipe.load(file: TinyHeads.recipe("init_from: \(TinyHeads.folder)/runs/\(source)/latest", run: "w-\(UUID().uuidString)"),
+                                    overrides: ["model.channels=7"])
+        XCTAssertThrowsError(try Trainer(recipe: wider, task: try TaskCatalog.make(wider), communicator: SingleProcessCommunicator(), say: { _ in })) {
+            XCTAssertTrue("\($0)".contains("conv_in.weight: expected [7, 3, 3, 3], got [6, 3, 3, 3]"), "\($0)")
+        }
+    }
+
+    func testRepeatedNonFiniteLossStopsNamingTheStepAndKeepsTheCheckpoint() throws {
+        final class Exploding: TrainingTask {
+            let inner: ProbeTask
+            init(_ r: Recipe) throws { inner = try ProbeTask(recipe: r) }
+            var model: any Module { inner.model }
+            var viewSelection: ViewSelection { inner.viewSelection }
+            var calls = 0
+            func loss(on batch: Batch, rng: inout Philox) -> (loss: Tensor, metrics: [String: Double]) {
+                calls += 1
+                let (l, m) = inner.loss(on: batch, rng: &rng)
+                return (calls > 7 ? l * Float.nan : l, m)
+            }
+            func evaluate(on batches: [Batch], gridPath: String?) throws -> [String: Double] { try inner.evaluate(on: batches, gridPath: gridPath) }
+        }
+        TaskCatalog.register("exploding-probe") { try Exploding($0) }
+        let run = "nan-\(UUID().uuidString)"
+        let recipe = try Recipe.load(file: TinyHeads.recipe(run: run), overrides: ["model.kind=exploding-probe", "training.max_nonfinite_steps=3"])
+        let trainer = try Trainer(recipe: recipe, task: try TaskCatalog.make(recipe), communicator: SingleProcessCommunicator(), say: { _ in })
+        XCTAssertThrowsError(try trainer.run()) { error in
+            XCTAssertEqual("\(error)", "step 10: stopping after 3 consecutive non-finite steps (training.max_nonfinite_steps): "
+                + "the loss is non-finite on training samples \(self.samplesText(trainer)) while every parameter is finite. "
+                + "The last checkpoint (step 6) is intact.")
+        }
+        XCTAssertEqual(try trainer.runFolder.latest()?.step, 6)
+    }
+
+    func samplesText(_ trainer: Trainer) -> String {
+        // Step 10's samples: the sampler's epoch order at that step (8 train samples, 2 per step).
+        let perm = DistributedSampler.permutation(count: 8, epoch: 2, shuffle: true, seed: 5)
+        return perm[2..<4].sorted().map(String.init).joined(separator: ", ")
+    }
+}
+
+import Layers
+
+/// The program as users run it: ranks, signals, kills.
+final class TrainProgramTests: XCTestCase {
+    var program: URL!
+
+    override func setUpWithError() throws {
+        guard let p = Programs.built("relief-train") else { throw XCTSkip("relief-train is not built next to the tests") }
+        program = p
+        _ = TinyHeads.folder
+    }
+
+    func testTwoRanksGiveTheSameWeightsAsOneRankAccumulatingTwoMicroBatches() throws {
+        guard let mpirun = Programs.onPath("mpirun") else { throw XCTSkip("mpirun is not on PATH") }
+        let ranks = "ranks-\(UUID().uuidString)", accumulated = "acc-\(UUID().uuidString)"
+        let (s1, o1) = try Programs.run(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "2", program.path,
+                                                 TinyHeads.recipe(run: ranks), "--set", "training.batch_size_per_rank=1"])
+        XCTAssertEqual(s1, 0, o1)
+        XCTAssertTrue(o1.contains("2 rank(s) (MPI) × 1 micro-batch(es) × 1 = 2 samples per step"), o1)
+        let (s2, o2) = try Programs.run(program, [TinyHeads.recipe(run: accumulated), "--set", "training.batch_size_per_rank=1",
+                                                  "--set", "training.accumulation=2"])
+        XCTAssertEqual(s2, 0, o2)
+        for file in ["model.safetensors", "ema.safetensors", "optimizer.safetensors"] {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: TinyHeads.checkpointFile(ranks, step: 12, file))),
+                           try Data(contentsOf: URL(fileURLWithPath: TinyHeads.checkpointFile(accumulated, step: 12, file))), file)
+        }
+    }
+
+    func testSIGTERMFinishesTheStepCheckpointsAndExitsZero() throws {
+        let run = "term-\(UUID().uuidString)"
+        let (process, pipe) = try Programs.start(program, [TinyHeads.recipe(run: run), "--set", "training.steps=100000",
+                                                           "--set", "logging.every=1"])
+        // Wait for training to be under way (the second progress line), then ask it to stop.
+        var seen = Data()
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning, Date() < deadline,
+              String(decoding: seen, as: UTF8.self).range(of: #"step +2/"#, options: .regularExpression) == nil {
+            seen += pipe.fileHandleForReading.availableData
+        }
+        process.terminate()
+        seen += pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let output = String(decoding: seen, as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 0, output)
+        XCTAssertTrue(output.contains("stopped by signal 15; resume with --resume latest"), output)
+        let latest = try XCTUnwrap(try CheckpointDirectory(root: URL(fileURLWithPath: TinyHeads.folder + "/runs/\(run)")).latest())
+        XCTAssertGreaterThanOrEqual(latest.step ?? 0, 2)
+        let (status, resumed) = try Programs.run(program, [TinyHeads.recipe(run: run), "--set", "training.steps=\((latest.step ?? 0) + 2)",
+                                                           "--resume", "latest"])
+        XCTAssertEqual(status, 0, resumed)
+        XCTAssertTrue(resumed.contains("at step \(latest.step ?? 0)"), resumed)
+    }
+
+    func testKillingDuringCheckpointWritesNeverCorruptsLatest() throws {
+        let run = "kill-\(UUID().uuidString)"
+        let root = CheckpointDirectory(root: URL(fileURLWithPath: TinyHeads.folder + "/runs/\(run)"))
+        // A checkpoint every step makes a kill land inside a write often; several kills at
+        // different moments.
+        for delay in [0.25, 0.4, 0.55, 0.7] {
+            let args = [TinyHeads.recipe(run: run), "--set", "training.steps=100000", "--set", "checkpoint.every=1",
+                        "--set", "checkpoint.keep_last=2"] + ((try root.latest()) == nil ? [] : ["--resume", "latest"])
+            let (process, _) = try Programs.start(program, args)
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            guard let latest = try root.latest() else { continue }
+            for file in ["model.safetensors", "ema.safetensors", "optimizer.safetensors"] {
+                XCTAssertNoThrow(try latest.safetensors(file).tensors(), "\(file) of \(latest.url.path)")
+            }
+            XCTAssertNoThrow(try latest.json("trainer.json", as: TrainerState.self))
+        }
+        XCTAssertNotNil(try root.latest(), "some checkpoint was committed")
+    }
+
+    func testRecipeErrorsStopBeforeTrainingNamingTheKey() throws {
+        let (status, output) = try Programs.run(program, [TinyHeads.recipe(run: "bad"), "--set", "optimizer.betaa=0.5"])
+        XCTAssertEqual(status, 1)
+        XCTAssertTrue(output.contains("--set optimizer.betaa=0.5: optimizer.betaa is not a known key (did you mean 'beta1'?)"), output)
+        let (s2, o2) = try Programs.run(program, [TinyHeads.recipe(run: "bad2"), "--set", "model.kind=gslrn"])
+        XCTAssertEqual(s2, 1)
+        XCTAssertTrue(o2.contains("model.kind is 'gslrn'; known kinds:"), o2)
+        let (s3, o3) = try Programs.run(program, [TinyHeads.recipe(run: "bad3"), "--set", "model.width=3"])
+        XCTAssertEqual(s3, 1)
+        XCTAssertTrue(o3.contains("model.width is not a known key"), o3)
+    }
+}
