@@ -12,7 +12,7 @@ struct PreviewCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Render root (folders holding images/cam_XXX.png).")
     var input: String
 
-    @Option(name: .shortAndLong, help: "Output PNG path.")
+    @Option(name: [.customLong("out"), .short], help: "Output PNG path.")
     var output: String
 
     @Option(help: "Subjects (rows), taken evenly across the root.")

@@ -13,11 +13,11 @@ struct SynthCommand: ParsableCommand {
         commandName: "synth",
         abstract: "Render procedural heads or objects in FaceLift's folder layout.",
         discussion: """
-            Writes <output>/<subject>/images/cam_XXX.png (RGBA), opencv_cameras.json, meta.json and mesh.ply.
+            Writes <out>/<subject>/images/cam_XXX.png (RGBA), opencv_cameras.json, meta.json and mesh.ply.
             The same --seed always gives the same files. Heads face world -y; azimuth 0 is the front of the face.
             """)
 
-    @Option(name: .shortAndLong, help: "Output root folder.")
+    @Option(name: [.customLong("out"), .short], help: "Output root folder (as `convert --out`).")
     var output: String
 
     @Option(help: "heads or objects.")
