@@ -66,7 +66,7 @@ public final class Trainer {
         let heldOut = validation.map { "\($0.count) held-out" } ?? "no held-out split"
         let layout = "\(communicator.size) rank(s) (\(communicator.kind)) × \(recipe.training.accumulation) micro-batch(es) × "
             + "\(recipe.training.batchSizePerRank) = \(state.globalBatch) samples per step"
-        say("relief-train: run '\(recipe.runName)', model \(recipe.model.kind) with \(store.count) parameters, \(layout); "
+        self.say("relief-train: run '\(recipe.runName)', model \(recipe.model.kind) with \(store.count) parameters, \(layout); "
             + "\(train.count) training samples, \(heldOut)")
 
         if isRoot {
@@ -171,6 +171,7 @@ public final class Trainer {
         StopSignal.shared.install()
         let metrics = isRoot ? try openMetricsLog() : nil
         var progress = ProgressLine(totalSteps: recipe.training.steps)
+        var window: [String: (sum: Double, count: Int)] = [:]
         let started = Clock.now
         progress.mark(step: state.step, time: 0, samples: state.samplesSeen)
         defer { loaders.forEach { $0.stop() } }
@@ -184,8 +185,12 @@ public final class Trainer {
             }
             let result = try step()
             progress.mark(step: state.step, time: Clock.seconds(since: started), samples: state.samplesSeen)
+            for (k, v) in result where v.isFinite && k != "lr" { window[k, default: (0, 0)].sum += v; window[k, default: (0, 0)].count += 1 }
             if isRoot && (state.step % recipe.logging.every == 0 || state.step == 1 || state.step == recipe.training.steps) {
+                // Means over the steps since the last line, so the curve is not one noisy batch per point.
                 var row = result
+                for (k, w) in window { row[k] = w.sum / Double(w.count) }
+                window = [:]
                 row["samples_per_s"] = progress.samplesPerSecond
                 state.lastMetrics = row
                 try metrics?.append(row, step: state.step)
