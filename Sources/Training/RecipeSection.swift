@@ -112,7 +112,8 @@ public final class RecipeSection {
     /// Rejects keys that were never read, suggesting the nearest known one.
     public func finish() throws {
         for (key, tree) in pairs where !read.contains(key) {
-            let hint = read.min { editDistance($0, key) < editDistance($1, key) }
+            // Nearest known key; equally near ones by name, so the message is the same every run.
+            let hint = read.min { (editDistance($0, key), $0) < (editDistance($1, key), $1) }
                 .flatMap { editDistance($0, key) <= 3 ? " (did you mean '\($0)'?)" : nil } ?? ""
             throw error(key, tree, "is not a known key\(hint)")
         }
