@@ -181,6 +181,38 @@ final class TrainProgramTests: XCTestCase {
         }
     }
 
+    func testResumingOnAnotherNumberOfRanksReshardsAndSaysSo() throws {
+        guard let mpirun = Programs.onPath("mpirun") else { throw XCTSkip("mpirun is not on PATH") }
+        let run = "reshard-\(UUID().uuidString)"
+        let (s1, o1) = try Programs.run(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "2", program.path,
+                                                 TinyHeads.recipe(run: run), "--set", "training.steps=6"])
+        XCTAssertEqual(s1, 0, o1)
+        let (s2, o2) = try Programs.run(program, [TinyHeads.recipe(run: run), "--resume", "latest"])
+        XCTAssertEqual(s2, 0, o2)
+        XCTAssertTrue(o2.contains("resuming on 1 rank(s) × 1 micro-batch(es) (checkpoint: 2 × 1): data re-sharded"), o2)
+        XCTAssertTrue(o2.contains("step 12/12"), o2)
+    }
+
+    func testARankThatDiesBringsTheJobDownNamingItAndKeepsTheCheckpoint() throws {
+        guard let mpirun = Programs.onPath("mpirun"), let pgrep = Programs.onPath("pgrep") else { throw XCTSkip("mpirun or pgrep missing") }
+        let run = "die-\(UUID().uuidString)"
+        let recipe = TinyHeads.recipe(run: run)
+        let (job, pipe) = try Programs.start(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "2", program.path, recipe,
+                                                      "--set", "training.steps=100000", "--set", "checkpoint.every=5"])
+        let folder = CheckpointDirectory(root: URL(fileURLWithPath: TinyHeads.folder + "/runs/\(run)"))
+        let deadline = Date().addingTimeInterval(60)
+        while (try? folder.latest()) == nil, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        // Kill the second rank (the newest relief-train process running this recipe).
+        let (_, pids) = try Programs.run(pgrep, ["-n", "-f", "relief-train \(recipe)"])
+        kill(pid_t(pids.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, SIGKILL)
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        job.waitUntilExit()
+        XCTAssertNotEqual(job.terminationStatus, 0, output)
+        XCTAssertTrue(output.range(of: #"rank [0-9]"#, options: .regularExpression) != nil, output)
+        let latest = try XCTUnwrap(try folder.latest())
+        XCTAssertNoThrow(try latest.safetensors("model.safetensors").tensors())
+    }
+
     func testSIGTERMFinishesTheStepCheckpointsAndExitsZero() throws {
         let run = "term-\(UUID().uuidString)"
         let (process, pipe) = try Programs.start(program, [TinyHeads.recipe(run: run), "--set", "training.steps=100000",
