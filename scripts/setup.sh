@@ -1,17 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Relief builds against (only those missing), then builds in release.
+# Installs what is missing, then builds the programs in release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(libopenblas-dev libhdf5-dev libpng-dev libopenmpi-dev openmpi-bin pkg-config)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    echo "installing: ${missing[*]}"
-    sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+scripts/install-packages.sh
 swift build -c release 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Applying)' || true
 test "${PIPESTATUS[0]}" -eq 0
