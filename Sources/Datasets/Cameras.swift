@@ -174,8 +174,10 @@ public struct CameraFile: Sendable, Equatable {
             guard (f.intrinsics + f.w2c).allSatisfy(\.isFinite) else {
                 throw DataError(id ?? "camera file", "frame \(i) has non-finite camera values")
             }
-            let rows = (0..<4).map { r in "[" + (0..<4).map { "\(f.w2c[r * 4 + $0])" }.joined(separator: ", ") + "]" }
-            text += "    {\"w\": \(f.width), \"h\": \(f.height), \"fx\": \(f.fx), \"fy\": \(f.fy), \"cx\": \(f.cx), \"cy\": \(f.cy), "
+            // −0 (from rotations of exact axes) is written as 0: equal values, tidier files.
+            func n(_ x: Double) -> String { x == 0 ? "0.0" : "\(x)" }
+            let rows = (0..<4).map { r in "[" + (0..<4).map { n(f.w2c[r * 4 + $0]) }.joined(separator: ", ") + "]" }
+            text += "    {\"w\": \(f.width), \"h\": \(f.height), \"fx\": \(n(f.fx)), \"fy\": \(n(f.fy)), \"cx\": \(n(f.cx)), \"cy\": \(n(f.cy)), "
                 + "\"w2c\": [\(rows.joined(separator: ", "))], \"file_path\": \(CameraFile.quoted(f.filePath))}"
                 + (i + 1 < frames.count ? ",\n" : "\n")
         }
