@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["Tensors"], swiftSettings: fastMath),
         .target(name: "Datasets", dependencies: ["Tensors", "CHDF5", "CPNGCodec"], swiftSettings: fastMath),
         // geometry
-        .target(name: "Splatting", dependencies: ["Tensors"], swiftSettings: fastMath),
+        .target(name: "Splatting", dependencies: ["Tensors", "Datasets"], swiftSettings: fastMath),
         // runtime
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: fastMath),
         // data
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Layers", "Tensors"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
-        .testTarget(name: "SplattingTests", dependencies: ["Splatting", "Tensors"]),
+        .testTarget(name: "SplattingTests", dependencies: ["Splatting", "Datasets", "Tensors"]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Datasets", "Splatting"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),

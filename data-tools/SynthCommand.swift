@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import Splatting
 import Synthesis
 import Tensors
 
-extension OrbitRig: ExpressibleByArgument {}
+extension OrbitRig.Preset: ExpressibleByArgument {}
 extension SubjectKind: ExpressibleByArgument {}
 
 /// `data-tools synth`: procedural heads (identities × variants) or general objects, rendered with
@@ -33,7 +34,7 @@ struct SynthCommand: ParsableCommand {
     var count: Int?
 
     @Option(help: "diffusion (6 views, 0° elevation) or reconstructor (32 views, 20° elevation).")
-    var rig: OrbitRig = .reconstructor
+    var rig: OrbitRig.Preset = .reconstructor
 
     @Option(help: "Image width and height in pixels (64 to 512 typical).")
     var resolution: Int = 512

@@ -2,32 +2,50 @@ import Foundation
 
 /// One view's OpenCV camera as stored in FaceLift's `opencv_cameras.json`: x right, y down,
 /// z forward; intrinsics in pixels with pixel (u, v) centred at (u + 0.5, v + 0.5); `w2c` the
-/// 4×4 world-to-camera matrix, row-major. Plain values: geometry lives in Splatting.
+/// 4×4 world-to-camera matrix, row-major. Values are Doubles, as in the file, so a camera written
+/// and read back is bit-identical; shards store them as Float32. Plain values: the geometry
+/// (Splatting's `Camera`, its rigs and projection) converts from and to this type.
 public struct CameraFrame: Sendable, Equatable {
     public var width: Int
     public var height: Int
-    public var fx: Float, fy: Float, cx: Float, cy: Float
+    public var fx: Double, fy: Double, cx: Double, cy: Double
     /// 16 values, row-major.
-    public var w2c: [Float]
+    public var w2c: [Double]
     /// Image path relative to the subject folder (e.g. `images/cam_000.png`).
     public var filePath: String
 
-    public init(width: Int, height: Int, fx: Float, fy: Float, cx: Float, cy: Float, w2c: [Float], filePath: String) {
+    public init(width: Int, height: Int, fx: Double, fy: Double, cx: Double, cy: Double, w2c: [Double], filePath: String) {
+        precondition(w2c.count == 16, "w2c needs 16 values, got \(w2c.count)")
         self.width = width; self.height = height
         self.fx = fx; self.fy = fy; self.cx = cx; self.cy = cy
         self.w2c = w2c
         self.filePath = filePath
     }
 
-    public var intrinsics: [Float] { [fx, fy, cx, cy] }
+    /// `images/cam_000.png`, `images/cam_001.png`, …: FaceLift's image names.
+    public static func imagePath(view: Int) -> String { String(format: "images/cam_%03d.png", view) }
+
+    /// fx, fy, cx, cy.
+    public var intrinsics: [Double] { [fx, fy, cx, cy] }
 
     /// The same camera for the image resized to `newWidth`×`newHeight`. Exact for a pinhole
     /// camera under the pixel-centre convention (a non-square resize gives fx ≠ fy).
     public func resized(width newWidth: Int, height newHeight: Int) -> CameraFrame {
-        let sx = Float(newWidth) / Float(width), sy = Float(newHeight) / Float(height)
+        let sx = Double(newWidth) / Double(width), sy = Double(newHeight) / Double(height)
         return CameraFrame(width: newWidth, height: newHeight, fx: fx * sx, fy: fy * sy, cx: cx * sx, cy: cy * sy,
                            w2c: w2c, filePath: filePath)
     }
+
+    /// Camera centre in world coordinates, −Rᵀt.
+    public var centre: SIMD3<Double> {
+        let m = w2c, t = SIMD3(m[3], m[7], m[11])
+        return -SIMD3(m[0] * t.x + m[4] * t.y + m[8] * t.z,
+                      m[1] * t.x + m[5] * t.y + m[9] * t.z,
+                      m[2] * t.x + m[6] * t.y + m[10] * t.z)
+    }
+
+    // Shards hold cameras as Float32 arrays (4 intrinsics, 16 w2c values per view): these check
+    // and read them in place.
 
     /// Why this camera is implausible, or nil: non-finite values, non-positive focal length,
     /// principal point outside the image, a w2c that is not a rigid transform.
@@ -55,9 +73,7 @@ public struct CameraFrame: Sendable, Equatable {
         return nil
     }
 
-    /// Camera centre in world coordinates, −Rᵀt.
-    public var centre: SIMD3<Float> { CameraFrame.centre(w2c: w2c[...]) }
-
+    /// Camera centre, −Rᵀt, of a Float32 row-major w2c.
     public static func centre(w2c m: ArraySlice<Float>) -> SIMD3<Float> {
         let b = m.startIndex
         let t = SIMD3(m[b + 3], m[b + 7], m[b + 11])
@@ -68,7 +84,7 @@ public struct CameraFrame: Sendable, Equatable {
 }
 
 /// The contents of an `opencv_cameras.json`: `{"id": …, "frames": [{"w","h","fx","fy","cx","cy","w2c","file_path"}]}`.
-public struct CameraFile: Sendable {
+public struct CameraFile: Sendable, Equatable {
     public var id: String?
     public var frames: [CameraFrame]
 
@@ -77,50 +93,135 @@ public struct CameraFile: Sendable {
         self.frames = frames
     }
 
-    /// Parses the file. Missing or malformed keys throw naming the file, the frame and the key.
-    /// `w2c` may be nested 4×4 or flat 16; `file_path` defaults to `images/cam_XXX.png`.
+    /// Reads and parses `path`; errors name the file, the frame and the key.
     public static func read(_ path: String) throws -> CameraFile {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw DataError(path, "cannot read camera file")
+            throw DataError(path, "cannot read camera file (\(error.localizedDescription))")
         }
-        guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw DataError(path, "not a JSON object")
+        return try decode(data, source: path)
+    }
+
+    /// Parses a camera file held in memory; `source` names it in errors. Accepts FaceLift's
+    /// files: `id` a string, a number or absent; `w2c` nested 4×4, flat 16, or 3×4 [R|t];
+    /// `file_path` absent meaning `images/cam_XXX.png`.
+    public static func decode(_ data: Data, source: String = "camera file") throws -> CameraFile {
+        guard case .object(let root)? = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            throw DataError(source, "not a JSON object")
         }
-        guard let frames = root["frames"] as? [[String: Any]] else { throw DataError(path, "missing key 'frames' (a list of cameras)") }
-        guard !frames.isEmpty else { throw DataError(path, "'frames' is empty") }
+        guard case .array(let frames)? = root["frames"] else { throw DataError(source, "missing key 'frames' (a list of cameras)") }
+        guard !frames.isEmpty else { throw DataError(source, "'frames' is empty") }
         var parsed = [CameraFrame]()
-        for (i, f) in frames.enumerated() {
+        for (i, value) in frames.enumerated() {
+            guard case .object(let f) = value else { throw DataError(source, "frame \(i) is not a JSON object") }
             func number(_ key: String) throws -> Double {
-                guard let v = f[key] else { throw DataError(path, "frame \(i): missing key '\(key)'") }
-                guard let n = (v as? NSNumber)?.doubleValue, n.isFinite else { throw DataError(path, "frame \(i): key '\(key)' is not a number") }
+                guard let v = f[key] else { throw DataError(source, "frame \(i): missing key '\(key)'") }
+                guard case .number(let n) = v, n.isFinite else { throw DataError(source, "frame \(i): key '\(key)' is not a finite number") }
                 return n
             }
-            guard let raw = f["w2c"] else { throw DataError(path, "frame \(i): missing key 'w2c'") }
-            var w2c: [Float]
-            if let rows = raw as? [[NSNumber]] { w2c = rows.flatMap { $0.map(\.floatValue) } }
-            else if let flat = raw as? [NSNumber] { w2c = flat.map(\.floatValue) }
-            else { throw DataError(path, "frame \(i): key 'w2c' is not a 4×4 matrix") }
-            if w2c.count == 12 { w2c += [0, 0, 0, 1] } // 3×4 [R|t]
-            guard w2c.count == 16 else { throw DataError(path, "frame \(i): key 'w2c' has \(w2c.count) values, expected 16") }
-            let w = try number("w"), h = try number("h")
-            guard w >= 1, h >= 1 else { throw DataError(path, "frame \(i): image size \(w)×\(h) is not positive") }
-            let file = f["file_path"] as? String ?? String(format: "images/cam_%03d.png", i)
-            parsed.append(CameraFrame(width: Int(w), height: Int(h), fx: Float(try number("fx")), fy: Float(try number("fy")),
-                                      cx: Float(try number("cx")), cy: Float(try number("cy")), w2c: w2c, filePath: file))
+            func size(_ key: String) throws -> Int {
+                let v = try number(key)
+                guard v >= 1, v == v.rounded(), v <= 1_048_576 else {
+                    throw DataError(source, "frame \(i): key '\(key)' = \(v) is not a positive image size")
+                }
+                return Int(v)
+            }
+            let width = try size("w"), height = try size("h")
+            let fx = try number("fx"), fy = try number("fy"), cx = try number("cx"), cy = try number("cy")
+            guard let raw = f["w2c"] else { throw DataError(source, "frame \(i): missing key 'w2c'") }
+            // Nested rows or one flat list, numbers only.
+            var w2c = [Double]()
+            var wellFormed = false
+            if case .array(let items) = raw {
+                wellFormed = true
+                for item in items {
+                    switch item {
+                    case .number(let n): w2c.append(n)
+                    case .array(let row):
+                        for x in row { if case .number(let n) = x { w2c.append(n) } else { wellFormed = false } }
+                    default: wellFormed = false
+                    }
+                }
+            }
+            guard wellFormed else { throw DataError(source, "frame \(i): key 'w2c' is not a 4×4 matrix of numbers") }
+            if w2c.count == 12 { w2c += [0, 0, 0, 1] }  // 3×4 [R|t]
+            guard w2c.count == 16 else { throw DataError(source, "frame \(i): key 'w2c' has \(w2c.count) values, expected 4×4") }
+            guard w2c.allSatisfy(\.isFinite) else { throw DataError(source, "frame \(i): key 'w2c' has non-finite values") }
+            let filePath: String
+            switch f["file_path"] {
+            case nil: filePath = CameraFrame.imagePath(view: i)
+            case .string(let s)?: filePath = s
+            default: throw DataError(source, "frame \(i): key 'file_path' is not a string")
+            }
+            parsed.append(CameraFrame(width: width, height: height, fx: fx, fy: fy, cx: cx, cy: cy, w2c: w2c, filePath: filePath))
         }
-        let id = (root["id"] as? String) ?? (root["id"] as? NSNumber)?.stringValue
+        let id: String?
+        switch root["id"] {
+        case .string(let s)?: id = s
+        case .number(let n)?: id = n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : "\(n)"
+        default: id = nil
+        }
         return CameraFile(id: id, frames: parsed)
     }
 
-    /// Writes the file in FaceLift's layout (w2c nested 4×4), atomically.
+    /// The file's text: FaceLift's layout, one frame per line, `w2c` nested 4×4. Numbers are
+    /// written in Swift's shortest round-trip form, so reading gives back the same Doubles.
+    public func encoded() throws -> Data {
+        var text = "{\n"
+        if let id { text += "  \"id\": \(CameraFile.quoted(id)),\n" }
+        text += "  \"frames\": [\n"
+        for (i, f) in frames.enumerated() {
+            guard (f.intrinsics + f.w2c).allSatisfy(\.isFinite) else {
+                throw DataError(id ?? "camera file", "frame \(i) has non-finite camera values")
+            }
+            // −0 (from rotations of exact axes) is written as 0: equal values, tidier files.
+            func n(_ x: Double) -> String { x == 0 ? "0.0" : "\(x)" }
+            let rows = (0..<4).map { r in "[" + (0..<4).map { n(f.w2c[r * 4 + $0]) }.joined(separator: ", ") + "]" }
+            text += "    {\"w\": \(f.width), \"h\": \(f.height), \"fx\": \(n(f.fx)), \"fy\": \(n(f.fy)), \"cx\": \(n(f.cx)), \"cy\": \(n(f.cy)), "
+                + "\"w2c\": [\(rows.joined(separator: ", "))], \"file_path\": \(CameraFile.quoted(f.filePath))}"
+                + (i + 1 < frames.count ? ",\n" : "\n")
+        }
+        text += "  ]\n}\n"
+        return Data(text.utf8)
+    }
+
+    /// Writes the file atomically.
     public func write(_ path: String) throws {
-        var root: [String: Any] = ["frames": frames.map { f -> [String: Any] in
-            ["w": f.width, "h": f.height, "fx": f.fx, "fy": f.fy, "cx": f.cx, "cy": f.cy,
-             "w2c": (0..<4).map { r in (0..<4).map { f.w2c[r * 4 + $0] } }, "file_path": f.filePath]
-        }]
-        if let id { root["id"] = id }
-        let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+        let data: Data
+        do { data = try encoded() } catch let e as DataError { throw DataError(path, e.message) }
         try AtomicFile.write(data, to: path)
+    }
+
+    /// A JSON string literal.
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A parsed JSON value. Read through `JSONDecoder`, whose numbers are exact (Foundation's
+/// `JSONSerialization` on Linux may round a Double's last digit, which would break round trips).
+enum JSONValue: Decodable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let n = try? c.decode(Double.self) { self = .number(n) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
     }
 }

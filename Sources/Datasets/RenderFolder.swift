@@ -133,8 +133,8 @@ public enum RenderFolder {
                 }
             }
             let scaled = frame.resized(width: outW, height: outH)
-            intrinsics += scaled.intrinsics
-            w2c += scaled.w2c
+            intrinsics += scaled.intrinsics.map { Float($0) }
+            w2c += scaled.w2c.map { Float($0) }
         }
         return SubjectSample(subject: subject, views: cameras.frames.count, height: outH, width: outW,
                              rgba: rgba, intrinsics: intrinsics, w2c: w2c)

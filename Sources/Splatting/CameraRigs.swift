@@ -3,9 +3,13 @@ import Tensors
 
 /// Orbit rigs around the origin (world z up), FaceLift's defaults: radius 2.7, 50° field of view.
 ///
-/// Azimuth 0 is the front camera at (0, −r, 0) looking along +y (a head faces −y); azimuth grows
-/// counter-clockwise seen from above, so azimuth 90° sits at (+r, 0, 0). Elevation lifts the
-/// camera towards +z. Intrinsics scale with the image size (fx = fy = (width/2)/tan(fov/2)).
+/// Azimuth a and elevation e put the camera at r·(cos e·sin a, −cos e·cos a, sin e), looking at
+/// the origin with world z up in the image. A head faces −y, so azimuth 0 is the front camera at
+/// (0, −r, 0) looking along +y; azimuth grows counter-clockwise seen from above (a right-handed
+/// turn about +z): 90° sits at (+r, 0, 0) and sees the subject's left side, 180° the back of the
+/// head, 270° the subject's right side. Elevation lifts the camera towards +z. Intrinsics scale
+/// with the image size (fx = fy = (width/2)/tan(fov/2), principal point at the image centre).
+/// Synthesized data (`data-tools synth`) is rendered with exactly these cameras.
 public enum OrbitRig {
     public static let defaultRadius = 2.7
     public static let defaultFieldOfViewDegrees = 50.0
@@ -50,6 +54,33 @@ public enum OrbitRig {
             let elevation = elevationRangeDegrees.lowerBound + Double(rng.uniform()) * span
             return camera(azimuthDegrees: azimuth, elevationDegrees: elevation, radius: radius, width: size,
                           height: size, fieldOfViewDegrees: fieldOfViewDegrees)
+        }
+    }
+}
+
+extension OrbitRig {
+    /// A rig by name, as chosen on command lines and recorded in a subject's `meta.json`.
+    public enum Preset: String, CaseIterable, Codable, Sendable {
+        /// Six views at 0° elevation, azimuths front + {0, 45, 90, 180, 270, 315}°.
+        case diffusion
+        /// Thirty-two views at 20° elevation, 11.25° apart starting at the front.
+        case reconstructor
+
+        /// (azimuth, elevation) in degrees for each view, in file order.
+        public var viewAngles: [(azimuthDegrees: Double, elevationDegrees: Double)] {
+            switch self {
+            case .diffusion: return OrbitRig.diffusionAzimuthsDegrees.map { ($0, 0) }
+            case .reconstructor: return (0..<32).map { (Double($0) * 360 / 32, 20) }
+            }
+        }
+
+        public var viewCount: Int { viewAngles.count }
+
+        /// The rig's cameras for square `size`×`size` images, FaceLift's radius and field of view.
+        public func cameras(size: Int) -> [Camera] {
+            viewAngles.map {
+                OrbitRig.camera(azimuthDegrees: $0.azimuthDegrees, elevationDegrees: $0.elevationDegrees, width: size, height: size)
+            }
         }
     }
 }

@@ -78,8 +78,10 @@ public struct Lighting: Codable, Sendable {
             c = mix(c, hue, strength * rng.uniform())
             return c / max(c.x, max(c.y, c.z))
         }
+        // Light directions use the cameras' azimuth/elevation convention (OrbitRig in Splatting).
         func direction(azimuth: Float, elevation: Float) -> Vec3 {
-            OrbitRig.position(azimuth: azimuth, elevation: elevation, radius: 1)
+            let (a, e) = (radians(azimuth), radians(elevation))
+            return Vec3(cosf(e) * sinf(a), -cosf(e) * cosf(a), sinf(e))
         }
         let ambient = rng.range(0.18, 0.42)
         let sky = tint(0.3) * ambient, ground = tint(0.3) * ambient * rng.range(0.35, 0.7)

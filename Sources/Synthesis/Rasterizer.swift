@@ -1,4 +1,5 @@
 import Foundation
+import Splatting
 
 /// A z-buffer triangle rasterizer with supersampling. Two passes: visibility (nearest triangle
 /// per sample, by interpolated 1/z, with a top-left fill rule so shared edges are covered once),
@@ -29,19 +30,20 @@ public final class Rasterizer {
     public static func defaultSupersampling(resolution: Int) -> Int { max(2, min(4, 512 / max(resolution, 1))) }
 
     /// Renders `scene` seen by `camera` into `rgba` (width·height·4 bytes, sRGB, straight alpha).
-    public func render(_ scene: Scene, camera: PinholeCamera, into rgba: UnsafeMutablePointer<UInt8>) {
+    public func render(_ scene: Scene, camera: Camera, into rgba: UnsafeMutablePointer<UInt8>) {
         precondition(camera.width == width && camera.height == height, "camera size differs from the rasterizer's")
         let m = scene.mesh
         precondition(m.normals.count == m.vertexCount && m.albedo.count == m.vertexCount && m.occlusion.count == m.vertexCount
                      && m.patternCoordinates.count == m.vertexCount && m.triangleMaterial.count == m.triangleCount,
                      "mesh attributes do not match its vertex/triangle counts (call computeNormals, paint)")
         precondition(m.triangleMaterial.allSatisfy { Int($0) < scene.materials.count }, "triangle material index out of range")
-        rasterize(scene.mesh, camera: camera)
-        shade(scene, camera: camera, into: rgba)
+        let view = ViewTransform(camera)
+        rasterize(scene.mesh, camera: camera, view: view)
+        shade(scene, eye: view.eye, into: rgba)
     }
 
     /// Convenience: a fresh RGBA byte array.
-    public func render(_ scene: Scene, camera: PinholeCamera) -> [UInt8] {
+    public func render(_ scene: Scene, camera: Camera) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: width * height * 4)
         out.withUnsafeMutableBufferPointer { render(scene, camera: camera, into: $0.baseAddress!) }
         return out
@@ -49,17 +51,17 @@ public final class Rasterizer {
 
     // MARK: visibility
 
-    private func rasterize(_ mesh: TriangleMesh, camera: PinholeCamera) {
+    private func rasterize(_ mesh: TriangleMesh, camera: Camera, view: ViewTransform) {
         let n = mesh.vertexCount
         if screen.count != n {
             screen = [SIMD3<Float>](repeating: .zero, count: n)
             cameraSpace = [Vec3](repeating: .zero, count: n)
         }
         let s = Float(supersampling)
-        let (fx, fy, cx, cy) = (camera.fx * s, camera.fy * s, camera.cx * s, camera.cy * s)
+        let (fx, fy, cx, cy) = (Float(camera.fx) * s, Float(camera.fy) * s, Float(camera.cx) * s, Float(camera.cy) * s)
         let near: Float = 0.01
         for i in 0..<n {
-            let c = camera.toCamera(mesh.positions[i])
+            let c = view.toCamera(mesh.positions[i])
             cameraSpace[i] = c
             let iz = 1 / max(c.z, near)
             screen[i] = SIMD3(fx * c.x * iz + cx, fy * c.y * iz + cy, iz)
@@ -121,9 +123,8 @@ public final class Rasterizer {
 
     // MARK: shading
 
-    private func shade(_ scene: Scene, camera: PinholeCamera, into rgba: UnsafeMutablePointer<UInt8>) {
+    private func shade(_ scene: Scene, eye: Vec3, into rgba: UnsafeMutablePointer<UInt8>) {
         let mesh = scene.mesh, materials = scene.materials, light = scene.lighting
-        let eye = camera.position
         let ss = supersampling, sw = samplesX
         let perPixel = Float(ss * ss)
         triangleAt.withUnsafeBufferPointer { tri in
@@ -200,4 +201,21 @@ public final class Rasterizer {
         let toned = x / (1 + 0.15 * x) * 1.15
         return UInt8((powf(clamp01(toned), 1 / 2.2) * 255).rounded())
     }
+}
+
+/// A camera's world→camera transform in Float, the precision of the meshes, taken once per view.
+private struct ViewTransform {
+    var rotation: Mat3, translation: Vec3
+    /// Camera centre in world coordinates.
+    var eye: Vec3
+
+    init(_ camera: Camera) {
+        let m = camera.worldToCamera, c = camera.center
+        let row = { (r: Int) in Vec3(Float(m[r, 0]), Float(m[r, 1]), Float(m[r, 2])) }
+        rotation = Mat3(rows: row(0), row(1), row(2))
+        translation = Vec3(Float(m[0, 3]), Float(m[1, 3]), Float(m[2, 3]))
+        eye = Vec3(Float(c.x), Float(c.y), Float(c.z))
+    }
+
+    @inline(__always) func toCamera(_ p: Vec3) -> Vec3 { rotation.apply(p) + translation }
 }

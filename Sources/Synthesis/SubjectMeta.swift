@@ -1,4 +1,5 @@
 import Foundation
+import Splatting
 
 /// meta.json of a rendered subject: which generator made it, from which seed and indices, with
 /// every attribute needed to rebuild or filter it.
@@ -14,7 +15,7 @@ public struct SubjectMeta: Codable, Sendable {
     public var identity: Int?
     public var variant: Int?
     public var index: Int?
-    public var rig: OrbitRig
+    public var rig: OrbitRig.Preset
     public var resolution: Int
     public var supersampling: Int
     public var views: Int

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Splatting
 import Tensors
 
 /// Generates a dataset of rendered subjects in FaceLift's layout:
@@ -19,7 +20,7 @@ public struct SynthesisOptions: Sendable {
     public var variants: Int = 50
     /// Objects to make (kind objects); defaults to identities × variants.
     public var objectCount: Int? = nil
-    public var rig: OrbitRig = .reconstructor
+    public var rig: OrbitRig.Preset = .reconstructor
     public var resolution: Int = 512
     /// Samples per pixel along each axis; nil picks `Rasterizer.defaultSupersampling`.
     public var supersampling: Int? = nil
@@ -122,12 +123,12 @@ public enum Synthesizer {
         do { try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true) } catch {
             throw SynthesisError.io("cannot create \(images.path): \(error.localizedDescription)")
         }
-        let cameras = o.rig.cameras(resolution: o.resolution)
+        let cameras = o.rig.cameras(size: o.resolution)
         var rgba = [UInt8](repeating: 0, count: o.resolution * o.resolution * 4)
         for (v, camera) in cameras.enumerated() {
             try rgba.withUnsafeMutableBufferPointer { buffer in
                 rasterizer.render(scene, camera: camera, into: buffer.baseAddress!)
-                try PNG.write(folder.appendingPathComponent(OpenCVCamerasFile.imagePath(view: v)).path,
+                try PNG.write(folder.appendingPathComponent(CameraFrame.imagePath(view: v)).path,
                               uint8: UnsafeBufferPointer(buffer), width: o.resolution, height: o.resolution, channels: 4)
             }
         }
@@ -136,8 +137,7 @@ public enum Synthesizer {
             try AtomicFile.write(mesh.plyData(), to: folder.appendingPathComponent("mesh.ply").path)
             meta.mesh = "mesh.ply"; meta.meshVertices = mesh.vertexCount; meta.meshTriangles = mesh.triangleCount
         }
-        try AtomicFile.write(OpenCVCamerasFile(id: s.name, cameras: cameras).encoded(),
-                             to: folder.appendingPathComponent("opencv_cameras.json").path)
+        try CameraFile(id: s.name, cameras: cameras).write(folder.appendingPathComponent("opencv_cameras.json").path)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(meta), to: folder.appendingPathComponent("meta.json").path)

@@ -104,13 +104,14 @@ struct LoaderBench: ParsableCommand {
             var pixels = [UInt8](repeating: 0, count: n * n * 4)
             for v in 0..<views {
                 let azimuth = Float(v) / Float(views) * 2 * .pi
-                let eye = SIMD3<Float>(2.7 * cos(azimuth), 2.7 * sin(azimuth), 0)
-                let forward = -eye / 2.7, right = SIMD3<Float>(-sin(azimuth), cos(azimuth), 0), down = SIMD3<Float>(0, 0, -1)
-                var w2c = [Float]()
+                let angle = Double(azimuth)
+                let eye = SIMD3<Double>(2.7 * cos(angle), 2.7 * sin(angle), 0)
+                let forward = -eye / 2.7, right = SIMD3<Double>(-sin(angle), cos(angle), 0), down = SIMD3<Double>(0, 0, -1)
+                var w2c = [Double]()
                 for r in [right, down, forward] { w2c += [r.x, r.y, r.z, -(r * eye).sum()] }
                 w2c += [0, 0, 0, 1]
-                let focal = 0.5 * Float(n) / tan(25 * Float.pi / 180)
-                let frame = CameraFrame(width: n, height: n, fx: focal, fy: focal, cx: Float(n) / 2, cy: Float(n) / 2, w2c: w2c,
+                let focal = 0.5 * Double(n) / tan(25 * Double.pi / 180)
+                let frame = CameraFrame(width: n, height: n, fx: focal, fy: focal, cx: Double(n) / 2, cy: Double(n) / 2, w2c: w2c,
                                         filePath: String(format: "images/cam_%03d.png", v))
                 var hash = UInt32(truncatingIfNeeded: s &* 7919 &+ v &* 104_729)
                 for y in 0..<n {

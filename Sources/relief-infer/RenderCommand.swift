@@ -20,7 +20,7 @@ struct RenderCommand: ParsableCommand {
 
     func run() throws {
         let scene = try GaussianPLY.read(URL(fileURLWithPath: ply))
-        let file = try CameraFile.read(URL(fileURLWithPath: cameras))
+        let file = try CameraFile.read(cameras)
         guard !file.frames.isEmpty else { throw ValidationError("\(cameras): no frames") }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let bg: SIMD3<Float> = background == .white ? [1, 1, 1] : [0, 0, 0]
@@ -33,8 +33,8 @@ struct RenderCommand: ParsableCommand {
                 throw ValidationError("\(cameras): frames \(i) and an earlier one share the output name \(name)")
             }
             // One view at a time: frames may differ in size.
-            let rgb = scene.render([frame.camera], background: bg)  // [1, 3, H, W]
-            let w = frame.camera.width, h = frame.camera.height, plane = w * h
+            let rgb = scene.render([Camera(frame)], background: bg)  // [1, 3, H, W]
+            let w = frame.width, h = frame.height, plane = w * h
             var bytes = [UInt8](repeating: 0, count: plane * 3)
             for p in 0..<plane {
                 for c in 0..<3 {

@@ -12,21 +12,20 @@ enum Fixtures {
 
     /// A camera on a ring around the origin (radius 2.7, world z up), looking at the origin.
     static func orbitCamera(view: Int, of views: Int, width: Int, height: Int) -> CameraFrame {
-        let azimuth = Float(view) / Float(views) * 2 * .pi
-        let eye = SIMD3<Float>(2.7 * cos(azimuth), 2.7 * sin(azimuth), 0.3)
+        let azimuth = Double(view) / Double(views) * 2 * .pi
+        let eye = SIMD3<Double>(2.7 * cos(azimuth), 2.7 * sin(azimuth), 0.3)
         let forward = -eye / (eye * eye).sum().squareRoot()
-        let up = SIMD3<Float>(0, 0, 1)
+        let up = SIMD3<Double>(0, 0, 1)
         var right = SIMD3(forward.y * up.z - forward.z * up.y, forward.z * up.x - forward.x * up.z, forward.x * up.y - forward.y * up.x)
         right /= (right * right).sum().squareRoot()
         let down = SIMD3(forward.y * right.z - forward.z * right.y, forward.z * right.x - forward.x * right.z, forward.x * right.y - forward.y * right.x)
         let rows = [right, down, forward]
-        var w2c = [Float]()
+        var w2c = [Double]()
         for r in rows { w2c += [r.x, r.y, r.z, -(r * eye).sum()] }
         w2c += [0, 0, 0, 1]
-        let focal = 0.5 * Float(width) / tan(25 * Float.pi / 180)
-        return CameraFrame(width: width, height: height, fx: focal, fy: focal * Float(height) / Float(width),
-                           cx: Float(width) / 2, cy: Float(height) / 2, w2c: w2c,
-                           filePath: String(format: "images/cam_%03d.png", view))
+        let focal = 0.5 * Double(width) / tan(25 * Double.pi / 180)
+        return CameraFrame(width: width, height: height, fx: focal, fy: focal * Double(height) / Double(width),
+                           cx: Double(width) / 2, cy: Double(height) / 2, w2c: w2c, filePath: CameraFrame.imagePath(view: view))
     }
 
     /// Deterministic RGBA8 pixels for (subject, view) with varied alpha (some 0, some 255).

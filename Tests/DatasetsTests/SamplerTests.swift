@@ -57,7 +57,7 @@ final class SamplerTests: XCTestCase {
     }
 
     func testRandomViewSelection() {
-        let cameras = (0..<12).flatMap { Fixtures.orbitCamera(view: $0, of: 12, width: 8, height: 8).w2c }
+        let cameras = (0..<12).flatMap { Fixtures.orbitCamera(view: $0, of: 12, width: 8, height: 8).w2c.map { Float($0) } }
         var rng = Philox(seed: 3)
         for near in [false, true] {
             let selection = ViewSelection.random(inputs: 2, supervision: 3, nearInputs: near)

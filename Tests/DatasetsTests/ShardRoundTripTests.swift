@@ -62,8 +62,8 @@ final class ShardRoundTripTests: XCTestCase {
                     }
                 }
                 let base = (b * 3 + j)
-                XCTAssertEqual(Array(batch.intrinsics.scalars[base * 4 ..< base * 4 + 4]), cameras.frames[view].intrinsics)
-                XCTAssertEqual(Array(batch.w2c.scalars[base * 16 ..< base * 16 + 16]), cameras.frames[view].w2c)
+                XCTAssertEqual(Array(batch.intrinsics.scalars[base * 4 ..< base * 4 + 4]), cameras.frames[view].intrinsics.map { Float($0) })
+                XCTAssertEqual(Array(batch.w2c.scalars[base * 16 ..< base * 16 + 16]), cameras.frames[view].w2c.map { Float($0) })
             }
         }
     }
@@ -95,8 +95,8 @@ final class ShardRoundTripTests: XCTestCase {
         }
         let k = Array(dataset.intrinsics(0).prefix(4))
         let f = frames[0]
-        XCTAssertEqual(k[0], f.fx * 8 / 32, accuracy: 1e-4)
-        XCTAssertEqual(k[1], f.fy * 8 / 24, accuracy: 1e-4)
+        XCTAssertEqual(k[0], Float(f.fx * 8 / 32), accuracy: 1e-4)
+        XCTAssertEqual(k[1], Float(f.fy * 8 / 24), accuracy: 1e-4)
         XCTAssertEqual(k[2], 4, accuracy: 1e-5)
         XCTAssertEqual(k[3], 4, accuracy: 1e-5)
     }

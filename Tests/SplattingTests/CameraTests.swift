@@ -1,3 +1,5 @@
+import Datasets
+import Foundation
 import XCTest
 import Splatting
 import Tensors
@@ -42,35 +44,57 @@ final class CameraTests: XCTestCase {
         XCTAssertEqual(Set(random.map { $0.center.x }).count, 10)
     }
 
-    func testCameraFileRoundTrip() throws {
-        let file = CameraFile(id: "subject_7", cameras: OrbitRig.diffusion(size: 512))
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("relief-cams-\(UUID()).json")
-        defer { try? FileManager.default.removeItem(at: url) }
-        try file.write(url)
-        let back = try CameraFile.read(url)
-        // Foundation's JSON writer may round the last digit of a Double.
-        XCTAssertEqual(back.id, file.id)
-        XCTAssertEqual(back.frames.map(\.filePath), file.frames.map(\.filePath))
-        for (a, b) in zip(back.cameras, file.cameras) {
-            XCTAssertEqual(a.width, b.width); XCTAssertEqual(a.height, b.height)
-            XCTAssertEqual(a.fx, b.fx, accuracy: 1e-12); XCTAssertEqual(a.cy, b.cy, accuracy: 1e-12)
-            for k in 0..<16 { XCTAssertEqual(a.worldToCamera.elements[k], b.worldToCamera.elements[k], accuracy: 1e-12) }
+    /// The convention the synthesized data was rendered with (azimuth 0 in front of a face looking
+    /// toward −y, azimuth growing counter-clockwise seen from above), pinned by explicit matrices.
+    func testOrbitConventionMatchesExplicitMatrices() {
+        func assertW2C(_ c: Camera, _ expected: [Double], _ label: String) {
+            for k in 0..<16 { XCTAssertEqual(c.worldToCamera.elements[k], expected[k], accuracy: 1e-12, "\(label) [\(k)]") }
         }
-        XCTAssertEqual(back.frames[2].filePath, "images/cam_002.png")
-        // FaceLift's own key layout.
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        let frame = (json["frames"] as! [[String: Any]])[0]
-        XCTAssertEqual(Set(frame.keys), ["w", "h", "fx", "fy", "cx", "cy", "w2c", "file_path"])
-        XCTAssertEqual((frame["w2c"] as! [[Double]]).count, 4)
+        let r = 2.7
+        // Front: right = +x, down = −z, forward = +y; the camera sits at (0, −r, 0).
+        assertW2C(OrbitRig.camera(azimuthDegrees: 0, elevationDegrees: 0, width: 64, height: 64),
+                  [1, 0, 0, 0, 0, 0, -1, 0, 0, 1, 0, r, 0, 0, 0, 1], "azimuth 0")
+        // 90°: at (+r, 0, 0) looking along −x; image right is world +y.
+        assertW2C(OrbitRig.camera(azimuthDegrees: 90, elevationDegrees: 0, width: 64, height: 64),
+                  [0, 1, 0, 0, 0, 0, -1, 0, -1, 0, 0, r, 0, 0, 0, 1], "azimuth 90")
+        // 270°: at (−r, 0, 0) looking along +x.
+        assertW2C(OrbitRig.camera(azimuthDegrees: 270, elevationDegrees: 0, width: 64, height: 64),
+                  [0, -1, 0, 0, 0, 0, -1, 0, 1, 0, 0, r, 0, 0, 0, 1], "azimuth 270")
+        // 45° at 20° elevation: forward = −(sin a cos e, −cos a cos e, sin e).
+        let a = 45 * Double.pi / 180, e = 20 * Double.pi / 180
+        let f = SIMD3(-sin(a) * cos(e), cos(a) * cos(e), -sin(e)), right = SIMD3(cos(a), sin(a), 0)
+        let down = SIMD3(f.y * right.z - f.z * right.y, f.z * right.x - f.x * right.z, f.x * right.y - f.y * right.x)
+        assertW2C(OrbitRig.camera(azimuthDegrees: 45, elevationDegrees: 20, width: 64, height: 64),
+                  [right.x, right.y, right.z, 0, down.x, down.y, down.z, 0, f.x, f.y, f.z, r, 0, 0, 0, 1], "azimuth 45, elevation 20")
+        // The subject's left (+x) appears on the right of the front image.
+        let front = OrbitRig.camera(azimuthDegrees: 0, elevationDegrees: 0, width: 64, height: 64)
+        XCTAssertGreaterThan(project(front, [0.3, 0, 0]).x, 32)
     }
 
-    func testCameraFileErrors() {
-        XCTAssertThrowsError(try CameraFile.decode(Data("[1]".utf8))) { XCTAssertTrue("\($0)".contains("not a JSON object")) }
-        XCTAssertThrowsError(try CameraFile.decode(Data(#"{"id": 1}"#.utf8))) { XCTAssertTrue("\($0)".contains("frames")) }
-        let bad = #"{"id": "a", "frames": [{"w": 4, "h": 4, "fx": 1, "fy": 1, "cx": 2, "cy": 2, "w2c": [[1,0,0]]}]}"#
-        XCTAssertThrowsError(try CameraFile.decode(Data(bad.utf8))) { XCTAssertTrue("\($0)".contains("frames[0] \"w2c\"")) }
-        let missing = #"{"id": "a", "frames": [{"w": 4, "h": 4, "fy": 1, "cx": 2, "cy": 2}]}"#
-        XCTAssertThrowsError(try CameraFile.decode(Data(missing.utf8))) { XCTAssertTrue("\($0)".contains("\"fx\"")) }
+    func testRigPresets() {
+        XCTAssertEqual(OrbitRig.Preset.diffusion.viewAngles.map(\.azimuthDegrees), [0, 45, 90, 180, 270, 315])
+        XCTAssertEqual(Set(OrbitRig.Preset.diffusion.viewAngles.map(\.elevationDegrees)), [0])
+        XCTAssertEqual(OrbitRig.Preset.reconstructor.viewCount, 32)
+        XCTAssertEqual(OrbitRig.Preset.reconstructor.viewAngles[1].azimuthDegrees, 11.25)
+        XCTAssertEqual(Set(OrbitRig.Preset.reconstructor.viewAngles.map(\.elevationDegrees)), [20])
+        XCTAssertEqual(OrbitRig.Preset.diffusion.cameras(size: 96), OrbitRig.diffusion(size: 96))
+        XCTAssertEqual(OrbitRig.Preset.reconstructor.cameras(size: 64), OrbitRig.reconstruction(size: 64))
+        XCTAssertEqual(OrbitRig.Preset(rawValue: "reconstructor"), .reconstructor)
+    }
+
+    /// Cameras go through Datasets' `opencv_cameras.json` bit for bit.
+    func testCameraFileRoundTrip() throws {
+        var rng = Philox(seed: 11)
+        let cameras = OrbitRig.diffusion(size: 512) + OrbitRig.random(count: 5, size: 96, rng: &rng).map { $0.resized(width: 96, height: 71) }
+        let file = CameraFile(id: "subject_7", cameras: cameras)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("relief-cams-\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try file.write(path)
+        let back = try CameraFile.read(path)
+        XCTAssertEqual(back, file)
+        XCTAssertEqual(back.cameras, cameras)
+        XCTAssertEqual(back.frames[2].filePath, "images/cam_002.png")
+        XCTAssertEqual(Camera(cameras[3].frame(filePath: "x.png")), cameras[3])
     }
 
     func testPluckerRays() {

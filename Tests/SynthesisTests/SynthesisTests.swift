@@ -1,64 +1,39 @@
 import Datasets
 import Foundation
+import Splatting
 import Tensors
 import XCTest
 @testable import Synthesis
 
 final class CameraTests: XCTestCase {
-    func testRigsLookAtTheOriginFromRadiusWithFaceLiftAngles() throws {
-        for rig in OrbitRig.allCases {
-            let cams = rig.cameras(resolution: 96)
-            XCTAssertEqual(cams.count, rig == .diffusion ? 6 : 32)
-            for (i, c) in cams.enumerated() {
-                let p = c.project(.zero)
-                XCTAssertEqual(p.u, 48, accuracy: 1e-4); XCTAssertEqual(p.v, 48, accuracy: 1e-4)
-                XCTAssertEqual(length(c.position), 2.7, accuracy: 1e-5)
-                XCTAssertEqual(c.fx, 48 / tanf(radians(25)), accuracy: 1e-3)
-                let elevation = asinf(c.position.z / 2.7) * 180 / .pi
-                XCTAssertEqual(elevation, rig == .diffusion ? 0 : 20, accuracy: 1e-3)
-                let r = c.rotation
-                XCTAssertEqual(dot(r.r0, r.r1), 0, accuracy: 1e-6)
-                XCTAssertEqual(length(cross(r.r0, r.r1) - r.r2), 0, accuracy: 1e-6, "right-handed OpenCV axes")
-                // World up projects upward in the image (OpenCV y down).
-                XCTAssertLessThan(c.project(Vec3(0, 0, 0.3)).v, 48, "view \(i)")
-            }
-        }
-        let front = OrbitRig.diffusion.cameras(resolution: 64)
-        XCTAssertEqual(front[0].position.y, -2.7, accuracy: 1e-5, "azimuth 0 sits in front of the face (−y)")
-        XCTAssertEqual(front[2].position.x, 2.7, accuracy: 1e-5, "azimuth 90 sees the subject's left (+x)")
-        XCTAssertEqual(OrbitRig.diffusion.viewAngles.map(\.azimuth), [0, 45, 90, 180, 270, 315])
-        XCTAssertEqual(OrbitRig.reconstructor.viewAngles[1].azimuth, 11.25)
-        // The subject's left (+x) appears on the right of the front image.
-        XCTAssertGreaterThan(front[0].project(Vec3(0.3, 0, 0)).u, 32)
+    /// Pixel coordinates (continuous) and depth of a world point, as the rasterizer maps it.
+    func project(_ c: Camera, _ p: Vec3) -> (u: Float, v: Float, depth: Float) {
+        let m = c.worldToCamera
+        let q = (0..<3).map { r in Float(m[r, 0]) * p.x + Float(m[r, 1]) * p.y + Float(m[r, 2]) * p.z + Float(m[r, 3]) }
+        return (Float(c.fx) * q[0] / q[2] + Float(c.cx), Float(c.fy) * q[1] / q[2] + Float(c.cy), q[2])
     }
 
-    func testCamerasFileRoundTrips() throws {
-        let cams = OrbitRig.reconstructor.cameras(resolution: 128)
-        let file = OpenCVCamerasFile(id: "s", cameras: cams)
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cams-\(UUID().uuidString).json")
-        defer { try? FileManager.default.removeItem(at: url) }
-        try file.encoded().write(to: url)
-        let back = try OpenCVCamerasFile.read(url)
-        XCTAssertEqual(back, file)
-        XCTAssertEqual(back.frames[5].file_path, "images/cam_005.png")
-        for (frame, cam) in zip(back.frames, cams) {
-            let c = try frame.camera()
-            XCTAssertEqual(c.w2c, cam.w2c)
-            let p = c.project(.zero)
-            XCTAssertEqual(p.u, 64, accuracy: 1e-3); XCTAssertEqual(p.v, 64, accuracy: 1e-3)
+    /// The synthesizer renders with Splatting's rigs: FaceLift's angles, radius 2.7, 50° fov.
+    func testRigsLookAtTheOriginFromRadiusWithFaceLiftAngles() throws {
+        for rig in OrbitRig.Preset.allCases {
+            let cams = rig.cameras(size: 96)
+            XCTAssertEqual(cams.count, rig == .diffusion ? 6 : 32)
+            for (i, c) in cams.enumerated() {
+                let p = project(c, .zero)
+                XCTAssertEqual(p.u, 48, accuracy: 1e-4); XCTAssertEqual(p.v, 48, accuracy: 1e-4)
+                XCTAssertEqual(p.depth, 2.7, accuracy: 1e-5)
+                XCTAssertEqual(c.fx, 48 / tan(25 * Double.pi / 180), accuracy: 1e-9)
+                let elevation = asin(c.center.z / 2.7) * 180 / .pi
+                XCTAssertEqual(elevation, rig == .diffusion ? 0 : 20, accuracy: 1e-9)
+                // World up projects upward in the image (OpenCV y down).
+                XCTAssertLessThan(project(c, Vec3(0, 0, 0.3)).v, 48, "view \(i)")
+            }
         }
-        // The raw JSON has FaceLift's keys.
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        let f0 = (json["frames"] as! [[String: Any]])[0]
-        XCTAssertEqual(Set(f0.keys), ["w", "h", "fx", "fy", "cx", "cy", "w2c", "file_path"])
-        XCTAssertEqual((f0["w2c"] as! [[Double]]).count, 4)
-        // Bad input names the problem.
-        var bad = back
-        bad.frames[0].w2c = [[1, 0, 0]]
-        XCTAssertThrowsError(try bad.frames[0].camera()) { XCTAssertTrue("\($0)".contains("4×4")) }
-        XCTAssertThrowsError(try OpenCVCamerasFile.read(URL(fileURLWithPath: "/nonexistent/cams.json"))) {
-            XCTAssertTrue("\($0)".contains("/nonexistent/cams.json"))
-        }
+        let front = OrbitRig.Preset.diffusion.cameras(size: 64)
+        XCTAssertEqual(front[0].center.y, -2.7, accuracy: 1e-12, "azimuth 0 sits in front of the face (−y)")
+        XCTAssertEqual(front[2].center.x, 2.7, accuracy: 1e-12, "azimuth 90 sees the subject's left (+x)")
+        // The subject's left (+x) appears on the right of the front image.
+        XCTAssertGreaterThan(project(front[0], Vec3(0.3, 0, 0)).u, 32)
     }
 }
 
@@ -69,7 +44,7 @@ final class RasterizerTests: XCTestCase {
         m.computeNormals()
         let light = Lighting(sky: .zero, ground: .zero, lights: [DirectionalLight(direction: Vec3(1, -1, 0), colour: Vec3(repeating: 1))])
         let scene = Scene(mesh: m, materials: [Material()], lighting: light)
-        let cam = OrbitRig.diffusion.cameras(resolution: 96)[0]
+        let cam = OrbitRig.Preset.diffusion.cameras(size: 96)[0]
         let img = Rasterizer(width: 96, height: 96, supersampling: 4).render(scene, camera: cam)
         var coverage: Float = 0, partial = 0
         for i in 0..<(96 * 96) {
@@ -77,7 +52,7 @@ final class RasterizerTests: XCTestCase {
             if img[4 * i + 3] > 0 && img[4 * i + 3] < 255 { partial += 1 }
         }
         // Projected disc: radius fx·0.5/sqrt(2.7² − 0.5²).
-        let rp = cam.fx * 0.5 / (2.7 * 2.7 - 0.25).squareRoot()
+        let rp = Float(cam.fx) * 0.5 / (2.7 * 2.7 - 0.25).squareRoot()
         XCTAssertEqual(coverage, .pi * rp * rp, accuracy: .pi * rp * rp * 0.02)
         XCTAssertGreaterThan(partial, 20, "edges are anti-aliased")
         // Lit from +x: the right side (image right = +x) is brighter than the left.
@@ -92,7 +67,7 @@ final class RasterizerTests: XCTestCase {
             var o = SynthesisOptions(); o.resolution = 96
             let (scene, _) = Synthesizer.scene(for: spec, options: o)
             let r = Rasterizer(width: 96, height: 96, supersampling: 3)
-            for cam in OrbitRig.diffusion.cameras(resolution: 96) {
+            for cam in OrbitRig.Preset.diffusion.cameras(size: 96) {
                 let img = r.render(scene, camera: cam)
                 var cracks = 0
                 for y in 1..<95 {
@@ -250,9 +225,10 @@ final class DatasetTests: XCTestCase {
         for (k, v) in fc { XCTAssertEqual(fa[k], v, k) }
         // Layout and contents.
         let subject = a.appendingPathComponent("id0001_var01")
-        let cams = try OpenCVCamerasFile.read(subject.appendingPathComponent("opencv_cameras.json"))
+        let cams = try CameraFile.read(subject.appendingPathComponent("opencv_cameras.json").path)
         XCTAssertEqual(cams.id, "id0001_var01")
-        XCTAssertEqual(cams.frames.count, 6)
+        XCTAssertEqual(cams.cameras, OrbitRig.Preset.diffusion.cameras(size: 64), "the rig's cameras, bit for bit")
+        XCTAssertEqual(cams.frames.map(\.filePath), (0..<6).map(CameraFrame.imagePath))
         let png = try PNG.info(subject.appendingPathComponent("images/cam_005.png").path)
         XCTAssertEqual(png.width, 64); XCTAssertEqual(png.channels, 4)
         let meta = try JSONDecoder().decode(SubjectMeta.self, from: Data(contentsOf: subject.appendingPathComponent("meta.json")))
@@ -288,7 +264,7 @@ final class DatasetTests: XCTestCase {
             let r = Rasterizer(width: res, height: res, supersampling: 3)
             for s in 0..<3 {
                 let (scene, _) = Synthesizer.scene(for: SubjectSpec(name: "x", kind: kind, identity: s, variant: s, index: s), options: o)
-                for (v, cam) in OrbitRig.reconstructor.cameras(resolution: res).enumerated() where v % 4 == 0 {
+                for (v, cam) in OrbitRig.Preset.reconstructor.cameras(size: res).enumerated() where v % 4 == 0 {
                     let img = r.render(scene, camera: cam)
                     var cover: Float = 0, cx: Float = 0, cy: Float = 0, top = 0
                     for y in 0..<res {
