@@ -192,21 +192,11 @@ public struct CameraFile: Sendable, Equatable {
         try AtomicFile.write(data, to: path)
     }
 
-    /// A JSON string literal.
+    /// A JSON string literal, escaped by Foundation's encoder (slashes left as they are).
     static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return String(decoding: try! encoder.encode(s), as: UTF8.self)  // a String always encodes
     }
 }
 

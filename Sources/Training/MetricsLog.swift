@@ -21,12 +21,13 @@ public final class MetricsLog {
     deinit { try? handle.close() }
 
     public func append(_ row: [String: Double], step: Int, kind: String = "train") throws {
-        var fields = ["\"step\": \(step)", "\"kind\": \"\(kind)\""]
-        for (k, v) in row.sorted(by: { $0.key < $1.key }) {
-            fields.append("\"\(k)\": " + (v.isFinite ? "\(v)" : "null"))
-        }
-        let line = "{" + fields.joined(separator: ", ") + "}\n"
-        do { try handle.write(contentsOf: line.data(using: .utf8)!) } catch {
+        var object: [String: Any] = ["step": step, "kind": kind]
+        for (k, v) in row { object[k] = v.isFinite ? v : NSNull() }
+        do {
+            var line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            line.append(UInt8(ascii: "\n"))
+            try handle.write(contentsOf: line)
+        } catch {
             throw TrainingError("cannot append to \(path): \(error.localizedDescription)")
         }
     }
