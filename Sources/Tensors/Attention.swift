@@ -171,18 +171,24 @@ struct AttentionGeometry {
         let kj = k + (b * nk + k0) * d, vj = v + (b * nk + k0) * dv
         BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
                    b: kj, ldb: d, beta: 0, c: p, ldc: ld)
-        for r in 0..<rows { _ = expShiftedInPlace(p + r * ld, cols, shift: lse[b * nq + q0 + r]) }
+        let needsDS = dq != nil || dk != nil
+        for r in 0..<rows {
+            _ = expShiftedInPlace(p + r * ld, cols, shift: lse[b * nq + q0 + r])
+            // −D as the GEMM's starting value: dP − D comes out of one beta = 1 GEMM, with no
+            // separate zeroing pass (OpenBLAS clears C for beta = 0) and no subtraction pass.
+            if needsDS { (ds + r * ld).update(repeating: -delta[b * nq + q0 + r], count: cols) }
+        }
         if let dvGrad {  // dV_j += Pᵀ·dO_i
             BLAS.sgemm(transA: true, transB: false, m: cols, n: dv, k: rows, a: p, lda: ld, b: gi, ldb: dv,
                        beta: 1, c: dvGrad + (b * nk + k0) * dv, ldc: dv)
         }
-        guard dq != nil || dk != nil else { return }
-        // dP = dO_i·V_jᵀ, then dS = P∘(dP − D)
+        guard needsDS else { return }
+        // dP − D = dO_i·V_jᵀ − D, then dS = P∘(dP − D)
         BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: dv, a: gi, lda: dv, b: vj, ldb: dv,
-                   beta: 0, c: ds, ldc: ld)
+                   beta: 1, c: ds, ldc: ld)
         for r in 0..<rows {
-            let pr = p + r * ld, dr = ds + r * ld, dlt = delta[b * nq + q0 + r]
-            for c in 0..<cols { dr[c] = pr[c] * (dr[c] - dlt) }
+            let pr = p + r * ld, dr = ds + r * ld
+            for c in 0..<cols { dr[c] *= pr[c] }
         }
         if let dq {  // dQ_i += scale·dS·K_j
             BLAS.sgemm(transA: false, transB: false, m: rows, n: d, k: cols, alpha: scale, a: ds, lda: ld,
