@@ -42,8 +42,11 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float? = nil
 struct AttentionGeometry {
     let batch, nq, nk, d, dv: Int
     let scale: Float
-    static let queryBlock = 128
-    static let keyBlock = 256
+    // A 256 × 512 score tile is 512 KB, two of them (backward) fit the 2 MB L2 per core; GEMMs
+    // of this size run OpenBLAS near its large-matrix speed, where 128 × 256 tiles lost ~10%
+    // to per-call overhead and re-packing K and V for every query block.
+    static let queryBlock = 256
+    static let keyBlock = 512
 
     var queryBlocks: Int { (nq + Self.queryBlock - 1) / Self.queryBlock }
     var keyBlocks: Int { (nk + Self.keyBlock - 1) / Self.keyBlock }
@@ -168,18 +171,24 @@ struct AttentionGeometry {
         let kj = k + (b * nk + k0) * d, vj = v + (b * nk + k0) * dv
         BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
                    b: kj, ldb: d, beta: 0, c: p, ldc: ld)
-        for r in 0..<rows { _ = expShiftedInPlace(p + r * ld, cols, shift: lse[b * nq + q0 + r]) }
+        let needsDS = dq != nil || dk != nil
+        for r in 0..<rows {
+            _ = expShiftedInPlace(p + r * ld, cols, shift: lse[b * nq + q0 + r])
+            // −D as the GEMM's starting value: dP − D comes out of one beta = 1 GEMM, with no
+            // separate zeroing pass (OpenBLAS clears C for beta = 0) and no subtraction pass.
+            if needsDS { (ds + r * ld).update(repeating: -delta[b * nq + q0 + r], count: cols) }
+        }
         if let dvGrad {  // dV_j += Pᵀ·dO_i
             BLAS.sgemm(transA: true, transB: false, m: cols, n: dv, k: rows, a: p, lda: ld, b: gi, ldb: dv,
                        beta: 1, c: dvGrad + (b * nk + k0) * dv, ldc: dv)
         }
-        guard dq != nil || dk != nil else { return }
-        // dP = dO_i·V_jᵀ, then dS = P∘(dP − D)
+        guard needsDS else { return }
+        // dP − D = dO_i·V_jᵀ − D, then dS = P∘(dP − D)
         BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: dv, a: gi, lda: dv, b: vj, ldb: dv,
-                   beta: 0, c: ds, ldc: ld)
+                   beta: 1, c: ds, ldc: ld)
         for r in 0..<rows {
-            let pr = p + r * ld, dr = ds + r * ld, dlt = delta[b * nq + q0 + r]
-            for c in 0..<cols { dr[c] = pr[c] * (dr[c] - dlt) }
+            let pr = p + r * ld, dr = ds + r * ld
+            for c in 0..<cols { dr[c] *= pr[c] }
         }
         if let dq {  // dQ_i += scale·dS·K_j
             BLAS.sgemm(transA: false, transB: false, m: rows, n: d, k: cols, alpha: scale, a: ds, lda: ld,
@@ -206,27 +215,37 @@ func withPerItemBLAS(items: Int, _ body: () -> Void) {
 
 // MARK: - Vector exp
 
-/// Largest of n floats (up to one rounding when lanes overtake each other, which the online
-/// softmax tolerates: it only needs a consistent shift near the maximum).
+/// Largest of n floats. Four accumulators hide the compare latency; `replacing(where:)`
+/// lowers to compare + blend (the generic `pointwiseMax` and `.max()` are lane loops).
 @inline(__always)
 func vectorMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-    var best = -Float.greatestFiniteMagnitude
     var i = 0
-    if n >= 16 {
-        // max(a, v) = a + relu(v − a), relu by |·|: plain SIMD arithmetic, which Swift lowers to
-        // vector instructions (the generic pointwiseMax is a lane loop).
-        var acc = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-        i = 16
-        while i + 16 <= n {
-            let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - acc
-            acc += (d + vectorAbs(d)) * 0.5
-            i += 16
+    var best = -Float.infinity
+    if n >= 64 {
+        func load(_ j: Int) -> SIMD16<Float> { UnsafeRawPointer(p + j).loadUnaligned(as: SIMD16<Float>.self) }
+        var a0 = load(0), a1 = load(16), a2 = load(32), a3 = load(48)
+        i = 64
+        while i + 64 <= n {
+            a0 = lanewiseMax(a0, load(i)); a1 = lanewiseMax(a1, load(i + 16))
+            a2 = lanewiseMax(a2, load(i + 32)); a3 = lanewiseMax(a3, load(i + 48))
+            i += 64
         }
-        best = acc.max()
+        while i + 16 <= n { a0 = lanewiseMax(a0, load(i)); i += 16 }
+        let a = lanewiseMax(lanewiseMax(a0, a1), lanewiseMax(a2, a3))
+        let h8 = lanewiseMax(a.lowHalf, a.highHalf), h4 = lanewiseMax(h8.lowHalf, h8.highHalf)
+        best = max(max(h4[0], h4[1]), max(h4[2], h4[3]))
     }
     while i < n { best = max(best, p[i]); i += 1 }
     return best
 }
+
+// Concrete overloads: through a generic SIMD parameter the same code becomes a lane loop.
+@inline(__always)
+func lanewiseMax(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .> a) }
+@inline(__always)
+func lanewiseMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
+@inline(__always)
+func lanewiseMax(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a.replacing(with: b, where: b .> a) }
 
 @inline(__always)
 func vectorAbs(_ x: SIMD16<Float>) -> SIMD16<Float> {
@@ -240,7 +259,7 @@ func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float)
     var i = 0
     let s = SIMD16<Float>(repeating: shift)
     while i + 16 <= n {
-        let e = vectorExp(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - s)
+        let e = softmaxExp(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - s)
         UnsafeMutableRawPointer(p + i).storeBytes(of: e, as: SIMD16<Float>.self)
         acc += e
         i += 16
@@ -248,6 +267,28 @@ func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float)
     var total = acc.sum()
     while i < n { let e = scalarExp(p[i] - shift); p[i] = e; total += e; i += 1 }
     return total
+}
+
+/// eˣ for 16 lanes and x ≤ 0 (softmax shifted by its maximum), as softmax needs (Cephes expf: 2ⁿ·P(r), |r| ≤ ln2/2; about
+/// 2 ulp), with fused multiply-adds. Inputs below −87 give 2⁻¹²⁶ ≈ 1e-38 rather than 0, which
+/// every caller here treats as zero.
+@inline(__always)
+func softmaxExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
+    let x = input.replacing(with: -87, where: input .< -87)
+    // Round x·log2(e) to nearest by the 1.5·2²³ trick: its low mantissa bits hold n.
+    let magic = SIMD16<Float>(repeating: 12_582_912)
+    let t = fma(x, 1.442_695_04, magic)
+    let n = t - magic
+    let r = fma(n, 2.121_944_4e-4, fma(n, -0.693_359_375, x))
+    var p = fma(SIMD16<Float>(repeating: 1.987_569_15e-4), r, 1.398_199_95e-3)
+    p = fma(p, r, 8.333_451_9e-3)
+    p = fma(p, r, 4.166_579_59e-2)
+    p = fma(p, r, 1.666_666_55e-1)
+    p = fma(p, r, 5.000_000_12e-1)
+    p = fma(p, r * r, r) + 1
+    let bits = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000  // n as an integer
+    let twoToN = unsafeBitCast((bits &+ 127) &<< 23, to: SIMD16<Float>.self)
+    return p * twoToN
 }
 
 /// eˣ for 16 lanes (Cephes expf: 2ⁿ·P(r), |r| ≤ ln2/2; about 2 ulp). Inputs below −87 give
@@ -272,6 +313,16 @@ func vectorExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
     let bits = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000  // n as an integer
     let twoToN = unsafeBitCast((bits &+ 127) &<< 23, to: SIMD16<Float>.self)
     return p * twoToN
+}
+
+/// a·b + c in one rounding (vfmadd).
+@inline(__always)
+func fma(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> { c.addingProduct(a, b) }
+@inline(__always)
+func fma(_ a: SIMD16<Float>, _ b: Float, _ c: SIMD16<Float>) -> SIMD16<Float> { c.addingProduct(a, b) }
+@inline(__always)
+func fma(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: Float) -> SIMD16<Float> {
+    SIMD16<Float>(repeating: c).addingProduct(a, b)
 }
 
 @inline(__always) func scalarExp(_ x: Float) -> Float { Foundation.exp(x) }

@@ -42,8 +42,9 @@ final class AttentionTests: XCTestCase {
 
     func testTiledForwardAndBackwardMatchFullMatrixAcrossTiles() {
         var rng = Philox(seed: 1)
-        // Sizes cross the 128-query and 256-key tiles with remainders; Nq ≠ Nk; Dv ≠ D.
-        for (batch, nq, nk, d, dv) in [(2, 131, 300, 8, 8), (1, 5, 513, 16, 4), (3, 200, 7, 4, 6)] {
+        // Sizes cross the query and key tiles with remainders; Nq ≠ Nk; Dv ≠ D.
+        let (qb, kb) = (AttentionGeometry.queryBlock, AttentionGeometry.keyBlock)
+        for (batch, nq, nk, d, dv) in [(2, qb + 3, 2 * kb - 20, 8, 8), (1, 5, kb + 1, 16, 4), (3, qb + 72, 7, 4, 6)] {
             let q = Tensor.normal([batch, nq, d], rng: &rng), k = Tensor.normal([batch, nk, d], rng: &rng)
             let v = Tensor.normal([batch, nk, dv], rng: &rng), seed = Tensor.normal([batch, nq, dv], rng: &rng)
             let scale = 0.7
@@ -118,5 +119,21 @@ final class AttentionTests: XCTestCase {
             x += 0.211
         }
         XCTAssertLessThan(worst, 4e-7)
+    }
+
+    func testSoftmaxExpAccuracyOnNonPositiveInputs() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 0 {
+            let lanes = SIMD16<Float>((0..<16).map { min(0, x + Float($0) * 0.0137) })
+            let e = softmaxExp(lanes)
+            for l in 0..<16 { worst = max(worst, abs(e[l] - Foundation.exp(lanes[l])) / Foundation.exp(lanes[l])) }
+            x += 0.211
+        }
+        XCTAssertLessThan(worst, 4e-7)
+        // Far below the range: (numerically) zero, never garbage from a wrapped exponent.
+        let tiny = softmaxExp(SIMD16<Float>(repeating: -1e4))
+        for l in 0..<16 { XCTAssertLessThan(tiny[l], 1e-37); XCTAssertGreaterThanOrEqual(tiny[l], 0) }
+        XCTAssertEqual(softmaxExp(SIMD16<Float>(repeating: 0))[3], 1, accuracy: 1e-7)
     }
 }
