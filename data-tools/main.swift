@@ -1,6 +1,8 @@
 import ArgumentParser
 import Tensors
 
+BLAS.configureAtLaunch()
+
 struct DataTools: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data-tools",

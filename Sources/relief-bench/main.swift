@@ -1,7 +1,7 @@
 import ArgumentParser
 import Tensors
 
-BLAS.ensureFastKernels()
+BLAS.configureAtLaunch()
 
 struct ReliefBench: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Tensors
 
-BLAS.ensureFastKernels()
+BLAS.configureAtLaunch()
 
 struct ReliefInfer: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,7 +4,7 @@ import Foundation
 import Tensors
 import Training
 
-BLAS.ensureFastKernels()
+BLAS.configureAtLaunch()
 
 struct ReliefTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
