@@ -39,22 +39,25 @@ let package = Package(
         .target(name: "Splatting", dependencies: ["Tensors", "Datasets"], swiftSettings: fastMath),
         // runtime
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: fastMath),
+        // models
+        .target(name: "Reconstruction", dependencies: ["Tensors", "Layers", "Splatting"], swiftSettings: fastMath),
         // data
         .target(name: "Synthesis", dependencies: ["Tensors", "Splatting", "Datasets"], swiftSettings: fastMath),
         // training
         .target(name: "Training", dependencies: ["Tensors", "Layers", "Optimizers", "Checkpoints", "Datasets", "Distributed",
+                                                 "Splatting", "Reconstruction",
                                                  .product(name: "Yams", package: "Yams")], swiftSettings: fastMath),
 
         // programs
         .executableTarget(name: "relief-bench", dependencies: [
-            "Tensors", "Layers", "Optimizers", "Splatting", "Datasets", "Distributed",
+            "Tensors", "Layers", "Optimizers", "Splatting", "Datasets", "Distributed", "Reconstruction",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "relief-train", dependencies: [
             "Training", "Distributed", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "relief-infer", dependencies: [
-            "Tensors", "Layers", "Checkpoints", "Splatting", "Datasets",
+            "Tensors", "Layers", "Checkpoints", "Splatting", "Datasets", "Reconstruction",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "data-tools", dependencies: [
@@ -69,6 +72,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "SplattingTests", dependencies: ["Splatting", "Datasets", "Tensors", "TestSupport"]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Datasets", "Splatting"]),
+        .testTarget(name: "ReconstructionTests", dependencies: ["Reconstruction", "Splatting", "Layers", "Optimizers", "Tensors"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Distributed", "Synthesis", "Tensors", "TestSupport"]),

@@ -7,16 +7,16 @@ public final class LayerNorm: Module {
     public let epsilon: Float
     public let features: Int
 
-    public init(_ features: Int, epsilon: Float = 1e-5, elementwiseAffine: Bool = true) {
+    /// `bias: false` is torch's `LayerNorm(features, bias=False)`: a scale and no shift.
+    public init(_ features: Int, epsilon: Float = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true) {
         self.features = features
         self.epsilon = epsilon
         weight = elementwiseAffine ? Parameter(shape: [features], initializer: .ones) : nil
-        bias = elementwiseAffine ? Parameter(shape: [features], initializer: .zeros) : nil
+        self.bias = elementwiseAffine && bias ? Parameter(shape: [features], initializer: .zeros) : nil
     }
 
     public var namedParameters: [(String, Parameter)] {
-        guard let weight, let bias else { return [] }
-        return [("weight", weight), ("bias", bias)]
+        (weight.map { [("weight", $0)] } ?? []) + (bias.map { [("bias", $0)] } ?? [])
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {

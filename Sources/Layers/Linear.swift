@@ -7,10 +7,11 @@ public final class Linear: Module {
     public let inFeatures: Int
     public let outFeatures: Int
 
-    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+    /// `weightInitializer` defaults to torch's (kaiming-uniform, a=√5).
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, weightInitializer: Initializer? = nil) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        weight = Parameter(shape: [outFeatures, inFeatures], initializer: .kaimingUniform(fanIn: inFeatures))
+        weight = Parameter(shape: [outFeatures, inFeatures], initializer: weightInitializer ?? .kaimingUniform(fanIn: inFeatures))
         self.bias = bias ? Parameter(shape: [outFeatures], initializer: .fanInUniform(fanIn: inFeatures)) : nil
     }
 

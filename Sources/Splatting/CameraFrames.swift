@@ -25,3 +25,19 @@ extension CameraFile {
     /// Every frame's camera, in file order.
     public var cameras: [Camera] { frames.map(Camera.init) }
 }
+
+extension Batch {
+    /// The cameras of views `views` of every sample (all views when nil), as the loader stored
+    /// them: `intrinsics` [B, V, 4] and `w2c` [B, V, 4, 4].
+    public func cameras(views: Range<Int>? = nil) -> [[Camera]] {
+        let v = intrinsics.shape[1], h = images.shape[3], w = images.shape[4]
+        let chosen = views ?? 0..<v
+        return (0..<count).map { b in
+            chosen.map { view in
+                let k = intrinsics.storage.base + (b * v + view) * 4, m = w2c.storage.base + (b * v + view) * 16
+                return Camera(width: w, height: h, fx: Double(k[0]), fy: Double(k[1]), cx: Double(k[2]), cy: Double(k[3]),
+                              worldToCamera: Matrix4(rowMajor: (0..<16).map { Double(m[$0]) }))
+            }
+        }
+    }
+}

@@ -347,9 +347,10 @@ public final class Trainer {
         guard isRoot, lastCheckpointStep != state.step else { return }
         let c = recipe.checkpointing
         do {
+            let metadata = ["format": "relief", "model": recipe.model.kind].merging(task.checkpointMetadata) { $1 }
             let written = try runFolder.commit(step: state.step, retention: RetentionPolicy(keepLast: c.keepLast, keepEvery: c.keepEvery > 0 ? c.keepEvery : nil)) { s in
-                try s.writeSafetensors("model.safetensors", store.stateDictionary(), metadata: ["format": "relief", "model": recipe.model.kind])
-                if let ema { try s.writeSafetensors("ema.safetensors", ema.stateDictionary(), metadata: ["format": "relief", "model": recipe.model.kind]) }
+                try s.writeSafetensors("model.safetensors", store.stateDictionary(), metadata: metadata)
+                if let ema { try s.writeSafetensors("ema.safetensors", ema.stateDictionary(), metadata: metadata) }
                 try s.writeSafetensors("optimizer.safetensors", optimizer.state)
                 try s.writeJSON("trainer.json", state)
                 try s.writeText("recipe.yaml", recipe.tree.yaml())

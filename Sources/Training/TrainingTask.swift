@@ -19,13 +19,20 @@ public protocol TrainingTask: AnyObject {
     /// when the run keeps them). Writes an image grid (inputs, predictions, ground truth) to
     /// `gridPath` when given.
     func evaluate(on batches: [Batch], gridPath: String?) throws -> [String: Double]
+    /// Extra safetensors metadata for the model and EMA files: what inference needs to rebuild
+    /// the model from the checkpoint alone (its configuration).
+    var checkpointMetadata: [String: String] { get }
+}
+
+extension TrainingTask {
+    public var checkpointMetadata: [String: String] { [:] }
 }
 
 /// Model families by `model.kind`. A family registers a factory that reads its own keys from
 /// the `model` section (and must leave no key unread).
 public enum TaskCatalog {
     public typealias Factory = (Recipe) throws -> any TrainingTask
-    nonisolated(unsafe) private static var factories: [String: Factory] = ["probe": ProbeTask.init(recipe:)]
+    nonisolated(unsafe) private static var factories: [String: Factory] = ["probe": ProbeTask.init(recipe:), "gslrm": ReconstructionTask.init(recipe:)]
 
     public static func register(_ kind: String, _ factory: @escaping Factory) { factories[kind] = factory }
     public static var kinds: [String] { factories.keys.sorted() }
