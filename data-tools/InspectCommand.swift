@@ -16,8 +16,18 @@ struct InspectCommand: ParsableCommand {
     @Option(name: .long, help: "Print the first N samples of the training split with their cameras.")
     var samples = 0
 
+    @Option(name: .long, help: "Print only the subject ids of this split (train or val), one per line, for scripts.")
+    var subjects: String?
+
     func run() throws {
         let m = try Manifest.read(dataset: dataset)
+        if let split = subjects {
+            guard m.splits[split] != nil else {
+                throw ValidationError("\(dataset): no split '\(split)' (it has \(m.splits.keys.sorted().joined(separator: ", ")))")
+            }
+            for shard in m.shards where shard.split == split { shard.subjects.forEach { print($0) } }
+            return
+        }
         var bytes = 0
         for shard in m.shards {
             let size = (try? FileManager.default.attributesOfItem(atPath: dataset + "/" + shard.file)[.size] as? Int) ?? nil

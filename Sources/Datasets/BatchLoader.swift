@@ -169,7 +169,7 @@ public struct BatchAssembler: Sendable {
     /// Interleaved RGBA8 → planar RGB (composited) and alpha, Float in [0, 1]:
     /// rgb = c/255 · a/255 + bg · (1 − a/255).
     @inline(__always)
-    static func composite(_ src: UnsafePointer<UInt8>, count: Int, background: SIMD3<Float>,
+    public static func composite(_ src: UnsafePointer<UInt8>, count: Int, background: SIMD3<Float>,
                           rgb: UnsafeMutablePointer<Float>, alpha: UnsafeMutablePointer<Float>) {
         let r = rgb, g = rgb + count, bl = rgb + 2 * count
         let scale: Float = 1 / 255

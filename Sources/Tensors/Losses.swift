@@ -1,3 +1,5 @@
+import Foundation
+
 /// Regression losses reduced by the mean, as PyTorch's `reduction='mean'`: scalar results whose
 /// backward reaches the prediction and, when it is tracked, the target. The sums are
 /// block-deterministic (`Reduction.total`).
@@ -10,6 +12,15 @@ public func mseLoss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
 /// mean(|prediction − target|); the subgradient at equality is 0.
 public func l1Loss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
     meanLoss(prediction, target, name: "l1Loss", squared: false)
+}
+
+/// Peak signal-to-noise ratio (dB) of images in [0, 1]: an evaluation metric, no gradient.
+public func psnr(_ prediction: Tensor, _ target: Tensor) -> Double {
+    precondition(prediction.count == target.count, "PSNR of \(prediction.shape) against \(target.shape)")
+    var se = 0.0
+    for i in 0..<prediction.count { let d = Double(prediction[flat: i] - target[flat: i]); se += d * d }
+    let mse = se / Double(max(prediction.count, 1))
+    return mse > 0 ? 10 * log10(1 / mse) : 99
 }
 
 func meanLoss(_ p: Tensor, _ t: Tensor, name: String, squared: Bool) -> Tensor {

@@ -25,12 +25,3 @@ public enum ImageGrid {
         try canvas.write(path)
     }
 }
-
-/// Peak signal-to-noise ratio (dB) of images in [0, 1].
-public func psnr(_ prediction: Tensor, _ target: Tensor) -> Double {
-    precondition(prediction.count == target.count, "PSNR of \(prediction.shape) against \(target.shape)")
-    var se = 0.0
-    for i in 0..<prediction.count { let d = Double(prediction[flat: i] - target[flat: i]); se += d * d }
-    let mse = se / Double(max(prediction.count, 1))
-    return mse > 0 ? 10 * log10(1 / mse) : 99
-}

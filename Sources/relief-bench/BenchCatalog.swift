@@ -11,5 +11,6 @@ enum BenchCatalog {
         SplatBench.self,
         AllreduceBench.self,
         LoaderBench.self,
+        ReconstructorBench.self,
     ]
 }

@@ -26,26 +26,15 @@ struct RenderCommand: ParsableCommand {
         let bg: SIMD3<Float> = background == .white ? [1, 1, 1] : [0, 0, 0]
         var names = Set<String>()
         for (i, frame) in file.frames.enumerated() {
-            var name = (frame.filePath as NSString).lastPathComponent
-            if name.isEmpty { name = String(format: "cam_%03d.png", i) }
-            if !name.lowercased().hasSuffix(".png") { name = (name as NSString).deletingPathExtension + ".png" }
+            let name = frameImageName(frame.filePath, index: i)
             guard names.insert(name).inserted else {
                 throw ValidationError("\(cameras): frames \(i) and an earlier one share the output name \(name)")
             }
             // One view at a time: frames may differ in size.
             let rgb = scene.render([Camera(frame)], background: bg)  // [1, 3, H, W]
-            let w = frame.width, h = frame.height, plane = w * h
-            var bytes = [UInt8](repeating: 0, count: plane * 3)
-            for p in 0..<plane {
-                for c in 0..<3 {
-                    let v = rgb[flat: c * plane + p]
-                    bytes[p * 3 + c] = UInt8(max(0, min(255, (v * 255).rounded())))
-                }
-            }
             let path = (out as NSString).appendingPathComponent(name)
-            try bytes.withUnsafeBufferPointer {
-                try PNG.write(path, uint8: $0, width: w, height: h, channels: 3)
-            }
+            try writeRGB(rgb, to: path)
+            let (w, h) = (frame.width, frame.height)
             print("\(path)  \(w)×\(h)")
         }
     }

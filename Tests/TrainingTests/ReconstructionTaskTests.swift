@@ -1,0 +1,105 @@
+import Checkpoints
+import Datasets
+import Distributed
+import Foundation
+import Splatting
+import TestSupport
+import XCTest
+@testable import Training
+
+/// The GS-LRM task trained for a few steps on the tiny head set, then its checkpoint reconstructed
+/// by `relief-infer reconstruct` from the checkpoint alone.
+final class ReconstructionTaskTests: XCTestCase {
+    static let model = "{kind: gslrm, width: 16, layers: 1, heads: 2, patch_size: 8, ssim_weight: 0.1}"
+
+    func recipe(run: String, model: String = ReconstructionTaskTests.model) -> String {
+        TinyHeads.recipe(steps: 6, run: run).withLines(["model": model, "views": "{inputs: 2, supervision: 4}"])
+    }
+
+    func testTrainsAndReconstructsFromTheCheckpointAlone() throws {
+        let run = "gslrm-\(UUID().uuidString)"
+        let recipe = try Recipe.load(file: recipe(run: run))
+        var said: [String] = []
+        let trainer = try Trainer(recipe: recipe, task: try TaskCatalog.make(recipe), communicator: SingleProcessCommunicator(),
+                                  say: { said.append($0) })
+        XCTAssertEqual(try trainer.run(), .finished)
+        let eval = said.last { $0.hasPrefix("eval at step 6") } ?? ""
+        for key in ["psnr ", "ssim ", "psnr_mean_input_baseline "] { XCTAssertTrue(eval.contains(key), eval) }
+
+        let checkpoint = try CheckpointDirectory.resolve(path: TinyHeads.folder + "/runs/\(run)")
+        let weights = try checkpoint.safetensors("ema.safetensors")
+        XCTAssertTrue(weights.metadata["gslrm_config"]?.contains("\"width\":16") ?? false, "\(weights.metadata)")
+        XCTAssertTrue(weights.names.contains("transformer_layers.0.attn1.to_q.weight"))
+
+        guard let infer = Programs.built("relief-infer") else { throw XCTSkip("relief-infer is not built") }
+        let subject = try RenderFolder.subjects(in: [TinyHeads.folder + "/renders"])[0]
+        let out = TinyHeads.folder + "/reconstruct-\(run)"
+        let (status, output) = try Programs.run(infer, ["reconstruct", "--checkpoint", checkpoint.url.path, "--input", subject.folder,
+                                                        "--out", out, "--views", "0,3", "--min-opacity", "0"])
+        XCTAssertEqual(status, 0, output)
+        let scene = try GaussianPLY.read(URL(fileURLWithPath: out + "/gaussians.ply"))
+        XCTAssertEqual(scene.count, 2 * 32 * 32, "one Gaussian per input pixel at the trained 32×32")
+        let fm = FileManager.default
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: out + "/renders").sorted(), (0..<6).map { String(format: "cam_%03d.png", $0) })
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: out + "/turntable").count, 36)
+        XCTAssertEqual(try PNG.info(out + "/renders/cam_001.png").width, 32)
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/metrics.json"))) as! [String: Any]
+        let views = (metrics["novel_views"] as! [[String: Any]]).map { $0["view"] as! Int }
+        XCTAssertEqual(views, [1, 2, 4, 5])
+        XCTAssertEqual(metrics["input_views"] as? [Int], [0, 3])
+        XCTAssertGreaterThan(metrics["mean_psnr"] as! Double, 5)
+
+        // A checkpoint of another model is refused by name.
+        let probeRun = "probe-\(UUID().uuidString)"
+        let probe = try Recipe.load(file: TinyHeads.recipe(steps: 2, run: probeRun))
+        _ = try Trainer(recipe: probe, task: try TaskCatalog.make(probe), communicator: SingleProcessCommunicator(), say: { _ in }).run()
+        let (s2, o2) = try Programs.run(infer, ["reconstruct", "--checkpoint", TinyHeads.folder + "/runs/\(probeRun)",
+                                                "--input", subject.folder, "--out", out + "-probe"])
+        XCTAssertNotEqual(s2, 0)
+        XCTAssertTrue(o2.contains("no 'gslrm_config' metadata; not a GS-LRM checkpoint (model: probe)"), o2)
+    }
+
+    /// The main job picks its held-out subject with `data-tools inspect --subjects val`.
+    func testInspectListsTheSubjectsOfASplit() throws {
+        guard let tool = Programs.built("data-tools") else { throw XCTSkip("data-tools is not built") }
+        let manifest = try Manifest.read(dataset: TinyHeads.folder + "/dataset")
+        for split in ["train", "val"] {
+            let (status, output) = try Programs.run(tool, ["inspect", TinyHeads.folder + "/dataset", "--subjects", split])
+            XCTAssertEqual(status, 0, output)
+            let expected = manifest.shards.filter { $0.split == split }.flatMap(\.subjects)
+            XCTAssertFalse(expected.isEmpty)
+            XCTAssertEqual(output.split(separator: "\n").map(String.init), expected)
+        }
+        let (status, output) = try Programs.run(tool, ["inspect", TinyHeads.folder + "/dataset", "--subjects", "test"])
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(output.contains("no split 'test' (it has train, val)"), output)
+    }
+
+    func testModelKeysAreChecked() throws {
+        func error(_ model: String) -> String {
+            do { _ = try TaskCatalog.make(try Recipe.load(file: recipe(run: "bad-\(UUID().uuidString)", model: model))) } catch {
+                return "\(error)"
+            }
+            return "no error"
+        }
+        XCTAssertTrue(error("{kind: gslrm, patch_size: 5}").contains("model.patch_size describes no model: resolution 32 is not divisible by patch size 5"),
+                      error("{kind: gslrm, patch_size: 5}"))
+        XCTAssertTrue(error("{kind: gslrm, width: 30, heads: 4}").contains("width 30 is not divisible by heads 4"))
+        XCTAssertTrue(error("{kind: gslrm, perceptual_weight: 0.5}").contains("model.perceptual_weight is 0.5, but the VGG perceptual loss has no weights"))
+        XCTAssertTrue(error("{kind: gslrm, plucker: moment}").contains("model.plucker is 'moment'; expected one of moment_direction, direction_nearest_point"))
+        XCTAssertTrue(error("{kind: gslrm, depth: 4}").contains("model.depth is not a known key"))
+    }
+}
+
+private extension String {
+    /// The recipe file at this path with some top-level lines (`key: value`) replaced.
+    func withLines(_ replacements: [String: String]) -> String {
+        let text = try! String(contentsOfFile: self, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard let key = line.split(separator: ":").first.map(String.init), let value = replacements[key] else { return String(line) }
+            return "\(key): \(value)"
+        }
+        try! lines.joined(separator: "\n").write(toFile: self, atomically: true, encoding: .utf8)
+        return self
+    }
+}
