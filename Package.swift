@@ -40,7 +40,7 @@ let package = Package(
         // runtime
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: fastMath),
         // models
-        .target(name: "Reconstruction", dependencies: ["Tensors", "Layers", "Splatting"], swiftSettings: fastMath),
+        .target(name: "Reconstruction", dependencies: ["Tensors", "Layers", "Splatting", "Checkpoints"], swiftSettings: fastMath),
         // data
         .target(name: "Synthesis", dependencies: ["Tensors", "Splatting", "Datasets"], swiftSettings: fastMath),
         // training
@@ -72,7 +72,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "SplattingTests", dependencies: ["Splatting", "Datasets", "Tensors", "TestSupport"]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Datasets", "Splatting"]),
-        .testTarget(name: "ReconstructionTests", dependencies: ["Reconstruction", "Splatting", "Layers", "Optimizers", "Tensors"]),
+        .testTarget(name: "ReconstructionTests", dependencies: ["Reconstruction", "Splatting", "Layers", "Optimizers", "Tensors", "Checkpoints"],
+                    resources: [.copy("Fixtures")]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Distributed", "Synthesis", "Tensors", "TestSupport"]),

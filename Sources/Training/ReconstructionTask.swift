@@ -16,6 +16,7 @@ public final class ReconstructionTask: TrainingTask {
     public var model: any Module { network }
     public let viewSelection: ViewSelection
     public var checkpointMetadata: [String: String] { [GSLRMConfiguration.metadataKey: network.configuration.json()] }
+    public var summary: String { "loss: " + imageLoss.summary }
 
     public init(recipe: Recipe) throws {
         let m = recipe.model.section
@@ -37,11 +38,20 @@ public final class ReconstructionTask: TrainingTask {
         }
         c.resolution = manifest.width
         if let problem = c.problem { throw m.error("patch_size", nil, "describes no model: \(problem)") }
-        let perceptual = try m.double("perceptual_weight", default: 0, min: 0)
-        if perceptual > 0 {
-            throw m.error("perceptual_weight", nil, "is \(perceptual), but the VGG perceptual loss has no weights in Relief yet; set it to 0 (MSE + SSIM only)")
+        let ssimWeight = Float(try m.double("ssim_weight", default: 0, min: 0))
+        let perceptualWeight = Float(try m.double("perceptual_weight", default: 0, min: 0))
+        let weightsFile = try m.optionalString("perceptual_weights")
+        var perceptual: PerceptualLoss?
+        if perceptualWeight > 0 {
+            guard let weightsFile else {
+                throw m.error("perceptual_weight", nil, "is \(perceptualWeight) but model.perceptual_weights names no VGG19 weights file "
+                              + "(safetensors with torchvision's vgg19().features names); set one, or set perceptual_weight to 0")
+            }
+            do { perceptual = try PerceptualLoss(weightsFile: weightsFile) } catch {
+                throw m.error("perceptual_weights", nil, "cannot be used: \(error)")
+            }
         }
-        imageLoss = ReconstructionLoss(ssimWeight: Float(try m.double("ssim_weight", default: 0, min: 0)))
+        imageLoss = ReconstructionLoss(ssimWeight: ssimWeight, perceptualWeight: perceptualWeight, perceptual: perceptual)
         network = GSLRM(c)
         inputs = recipe.views.inputs
         viewSelection = .random(inputs: inputs, supervision: recipe.views.supervision - inputs, nearInputs: recipe.views.nearInputs)

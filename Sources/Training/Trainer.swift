@@ -68,6 +68,7 @@ public final class Trainer {
             + "\(recipe.training.batchSizePerRank) = \(state.globalBatch) samples per step"
         self.say("relief-train: run '\(recipe.runName)', model \(recipe.model.kind) with \(store.count) parameters, \(layout); "
             + "\(train.count) training samples, \(heldOut)")
+        if !task.summary.isEmpty { self.say("relief-train: \(task.summary)") }
 
         if isRoot {
             if let resume { try restore(from: resume) } else if let source = recipe.initFrom { try initialise(from: source) }

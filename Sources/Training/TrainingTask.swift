@@ -22,10 +22,13 @@ public protocol TrainingTask: AnyObject {
     /// Extra safetensors metadata for the model and EMA files: what inference needs to rebuild
     /// the model from the checkpoint alone (its configuration).
     var checkpointMetadata: [String: String] { get }
+    /// A line for the run's header: what is trained how (the loss terms, what is off and why).
+    var summary: String { get }
 }
 
 extension TrainingTask {
     public var checkpointMetadata: [String: String] { [:] }
+    public var summary: String { "" }
 }
 
 /// Model families by `model.kind`. A family registers a factory that reads its own keys from

@@ -23,6 +23,7 @@ final class ReconstructionTaskTests: XCTestCase {
         let trainer = try Trainer(recipe: recipe, task: try TaskCatalog.make(recipe), communicator: SingleProcessCommunicator(),
                                   say: { said.append($0) })
         XCTAssertEqual(try trainer.run(), .finished)
+        XCTAssertTrue(said.contains("relief-train: loss: MSE + 0.1·(1 − SSIM) + no perceptual term (perceptual_weight 0)"), "\(said)")
         let eval = said.last { $0.hasPrefix("eval at step 6") } ?? ""
         for key in ["psnr ", "ssim ", "psnr_mean_input_baseline "] { XCTAssertTrue(eval.contains(key), eval) }
 
@@ -85,7 +86,10 @@ final class ReconstructionTaskTests: XCTestCase {
         XCTAssertTrue(error("{kind: gslrm, patch_size: 5}").contains("model.patch_size describes no model: resolution 32 is not divisible by patch size 5"),
                       error("{kind: gslrm, patch_size: 5}"))
         XCTAssertTrue(error("{kind: gslrm, width: 30, heads: 4}").contains("width 30 is not divisible by heads 4"))
-        XCTAssertTrue(error("{kind: gslrm, perceptual_weight: 0.5}").contains("model.perceptual_weight is 0.5, but the VGG perceptual loss has no weights"))
+        XCTAssertTrue(error("{kind: gslrm, perceptual_weight: 0.5}").contains("model.perceptual_weight is 0.5 but model.perceptual_weights names no VGG19 weights file"))
+        XCTAssertTrue(error("{kind: gslrm, perceptual_weight: 0.5, perceptual_weights: /nonexistent/vgg19.safetensors}")
+            .contains("model.perceptual_weights cannot be used: perceptual loss weights /nonexistent/vgg19.safetensors"),
+                      error("{kind: gslrm, perceptual_weight: 0.5, perceptual_weights: /nonexistent/vgg19.safetensors}"))
         XCTAssertTrue(error("{kind: gslrm, plucker: moment}").contains("model.plucker is 'moment'; expected one of moment_direction, direction_nearest_point"))
         XCTAssertTrue(error("{kind: gslrm, depth: 4}").contains("model.depth is not a known key"))
     }
