@@ -12,3 +12,8 @@ if ((${#missing[@]})); then
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# The safetensors interop tests read and write files with Python's reference implementation;
+# where python3 has pip, install it (the tests skip, saying so, where it cannot be had).
+if command -v python3 >/dev/null && ! python3 -c "import numpy, safetensors.numpy" 2>/dev/null; then
+    python3 -m pip install --quiet safetensors numpy 2>/dev/null || echo "note: python3 safetensors unavailable; its interop tests will be skipped"
+fi

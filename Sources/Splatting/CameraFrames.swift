@@ -26,6 +26,15 @@ extension CameraFile {
     public var cameras: [Camera] { frames.map(Camera.init) }
 }
 
+extension Camera {
+    /// A camera from the floats shards, batches and samples store: fx, fy, cx, cy, and a
+    /// row-major 4×4 world-to-camera.
+    public init(width: Int, height: Int, intrinsics k: UnsafePointer<Float>, worldToCamera m: UnsafePointer<Float>) {
+        self.init(width: width, height: height, fx: Double(k[0]), fy: Double(k[1]), cx: Double(k[2]), cy: Double(k[3]),
+                  worldToCamera: Matrix4(rowMajor: (0..<16).map { Double(m[$0]) }))
+    }
+}
+
 extension Batch {
     /// The cameras of views `views` of every sample (all views when nil), as the loader stored
     /// them: `intrinsics` [B, V, 4] and `w2c` [B, V, 4, 4].
@@ -34,9 +43,8 @@ extension Batch {
         let chosen = views ?? 0..<v
         return (0..<count).map { b in
             chosen.map { view in
-                let k = intrinsics.storage.base + (b * v + view) * 4, m = w2c.storage.base + (b * v + view) * 16
-                return Camera(width: w, height: h, fx: Double(k[0]), fy: Double(k[1]), cx: Double(k[2]), cy: Double(k[3]),
-                              worldToCamera: Matrix4(rowMajor: (0..<16).map { Double(m[$0]) }))
+                Camera(width: w, height: h, intrinsics: intrinsics.storage.base + (b * v + view) * 4,
+                       worldToCamera: w2c.storage.base + (b * v + view) * 16)
             }
         }
     }

@@ -133,10 +133,11 @@ struct ReconstructCommand: ParsableCommand {
                                          rgb: images.storage.base + v * 3 * plane, alpha: alpha.storage.base)
             }
         }
-        let cameras = (0..<s.views).map { v in
-            Camera(width: s.width, height: s.height, fx: Double(s.intrinsics[4 * v]), fy: Double(s.intrinsics[4 * v + 1]),
-                   cx: Double(s.intrinsics[4 * v + 2]), cy: Double(s.intrinsics[4 * v + 3]),
-                   worldToCamera: Matrix4(rowMajor: (0..<16).map { Double(s.w2c[16 * v + $0]) }))
+        let cameras = s.intrinsics.withUnsafeBufferPointer { k in
+            s.w2c.withUnsafeBufferPointer { m in
+                (0..<s.views).map { Camera(width: s.width, height: s.height, intrinsics: k.baseAddress! + 4 * $0,
+                                           worldToCamera: m.baseAddress! + 16 * $0) }
+            }
         }
         return (images, cameras)
     }

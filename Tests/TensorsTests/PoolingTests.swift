@@ -1,7 +1,7 @@
 import XCTest
 @testable import Tensors
 
-final class MaxPoolTests: XCTestCase {
+final class PoolingTests: XCTestCase {
     /// (shape, kernel, stride): even and odd sizes, overlapping windows, stride past the kernel.
     private let cases: [([Int], Int, Int)] = [
         ([2, 3, 8, 6], 2, 2), ([1, 2, 7, 5], 2, 2), ([2, 1, 9, 8], 3, 2),
