@@ -50,7 +50,7 @@ let package = Package(
 
         // programs
         .executableTarget(name: "relief-bench", dependencies: [
-            "Tensors", "Layers", "Optimizers", "Splatting", "Datasets", "Distributed", "Reconstruction",
+            "Tensors", "Layers", "Optimizers", "Checkpoints", "Splatting", "Datasets", "Distributed", "Reconstruction",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "relief-train", dependencies: [

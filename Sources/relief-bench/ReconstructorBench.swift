@@ -1,4 +1,6 @@
 import ArgumentParser
+import Checkpoints
+import Datasets
 import Distributed
 import Foundation
 import Layers
@@ -8,9 +10,9 @@ import Tensors
 
 /// One GS-LRM training step at a recipe's shapes, and where its time goes: the transformer
 /// (forward, backward, effective GFLOP/s against the sgemm ceiling), rendering with its backward,
-/// the loss, the gradient allreduce (under `mpirun`) and the loader's share (measured by
-/// `relief-bench loader`). Inputs are random views of an untrained model, so Gaussian depths
-/// are spread out: rendering is near its worst case here.
+/// the loss, the gradient allreduce (under `mpirun`) and assembling the batch from shards.
+/// With `--checkpoint` and `--dataset` it is a trained model on real views; without, random
+/// views into an untrained model, whose Gaussians spread over every depth: rendering's worst case.
 struct ReconstructorBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconstructor",
@@ -28,33 +30,65 @@ struct ReconstructorBench: ParsableCommand {
     @Option(help: "SSIM weight in the loss.") var ssimWeight: Float = 0.2
     @Option(help: "Timed iterations (after one warm-up); the best is reported.") var iterations = 3
     @Option(help: "Threads (default: cores per rank).") var threads: Int?
+    @Option(help: "A GS-LRM run or step folder: its EMA weights and configuration replace the size options.")
+    var checkpoint: String?
+    @Option(help: "A dataset folder: batches are assembled from its training shards (and timed) instead of random views.")
+    var dataset: String?
 
     func run() throws {
         if let threads { Parallel.threads = threads }
         let comm = try World.communicator()
-        var c = GSLRMConfiguration()
-        c.width = width; c.layers = layers; c.heads = heads; c.patchSize = patch; c.resolution = resolution
-        c.inputViews = inputs; c.scaleBias = scaleBias
-        if let problem = c.problem { throw ValidationError(problem) }
-        let model = GSLRM(c)
-        let store = ParameterStore(model: model, seed: 1)
+        let model: GSLRM
+        if let checkpoint {
+            model = try GSLRM.load(try CheckpointDirectory.resolve(path: checkpoint)).model
+        } else {
+            var c = GSLRMConfiguration()
+            c.width = width; c.layers = layers; c.heads = heads; c.patchSize = patch; c.resolution = resolution
+            c.inputViews = inputs; c.scaleBias = scaleBias
+            if let problem = c.problem { throw ValidationError(problem) }
+            model = GSLRM(c)
+        }
+        let c = model.configuration
+        let (width, layers, patch, resolution) = (c.width, c.layers, c.patchSize, c.resolution)
+        let store = ParameterStore(model: model, seed: checkpoint == nil ? 1 : nil)
         let loss = ReconstructionLoss(ssimWeight: ssimWeight)
-        var rng = Philox(seed: 2)
-        let rig = OrbitRig.reconstruction(size: resolution)
-        let cameras = (0..<batch).map { b in (0..<views).map { rig[(b * 3 + $0 * 4) % rig.count] } }
+        var images: Tensor, cameras: [[Camera]], white = Tensor(repeating: 1, shape: [batch, 3]), dataSeconds = 0.0
+        if let dataset {
+            let data = try ShardedDataset(dataset)
+            guard data.width == resolution && data.height == resolution else {
+                throw ValidationError("\(dataset) holds \(data.width)×\(data.height) views; the model takes \(resolution)²")
+            }
+            let assembler = BatchAssembler(dataset: data, selection: .random(inputs: inputs, supervision: views - inputs, nearInputs: false),
+                                           background: .white, seed: 1)
+            var scratch = [UInt8](repeating: 0, count: data.height * data.width * 4)
+            var b: Batch? = nil
+            dataSeconds = .infinity
+            for i in 0...iterations {
+                let t = Clock.now
+                b = try assembler.assemble(Array((i * batch)..<((i + 1) * batch)).map { $0 % data.count }, cursor: .init(), next: .init(),
+                                           scratch: &scratch)
+                dataSeconds = min(dataSeconds, Clock.seconds(since: t))
+            }
+            (images, cameras, white) = (b!.images, b!.cameras(), b!.background)
+        } else {
+            var rng = Philox(seed: 2)
+            let rig = OrbitRig.reconstruction(size: resolution)
+            cameras = (0..<batch).map { b in (0..<views).map { rig[(b * 3 + $0 * 4) % rig.count] } }
+            images = Tensor.uniform([batch, views, 3, resolution, resolution], low: 0, high: 1, rng: &rng)
+        }
         let inputCameras = cameras.map { Array($0.prefix(inputs)) }
-        let images = Tensor.uniform([batch, views, 3, resolution, resolution], low: 0, high: 1, rng: &rng)
         let inputImages = images.sliced(axis: 1, range: 0..<inputs)
-        let white = Tensor(repeating: 1, shape: [batch, 3])
 
         let tokens = inputs * (resolution / patch) * (resolution / patch)
         let matrixParameters = store.entries.filter { $0.shape.count == 2 }.reduce(0) { $0 + $1.count }
         let transformerFLOPs = 6 * Double(matrixParameters) * Double(batch * tokens)
             + 12 * Double(layers * batch) * Double(tokens * tokens) * Double(width)
         if comm.isRoot {
-            print("reconstructor: width \(width), \(layers) blocks, \(heads) heads, patch \(patch), \(resolution)², "
+            print("reconstructor: width \(width), \(layers) blocks, \(c.heads) heads, patch \(patch), \(resolution)², "
                   + "\(batch) samples × \(inputs) input views (\(tokens) tokens) → \(views) rendered views; "
                   + "\(store.count) parameters; \(comm.size) rank(s) × \(Parallel.threads) thread(s); BLAS \(BLAS.coreName)")
+            print("  " + (checkpoint.map { "trained weights from \($0)" } ?? "untrained weights") + ", "
+                  + (dataset.map { "views from \($0)" } ?? "random views"))
         }
 
         // The whole step, as the trainer runs it (without the optimizer update).
@@ -109,6 +143,10 @@ struct ReconstructorBench: ParsableCommand {
                     t.projection * 1e3, t.binning * 1e3, t.forward * 1e3, t.backward * 1e3))
         line("loss (MSE + SSIM)", lossForward + lossBackward)
         line("gradient allreduce", best.sync, comm.size == 1 ? "   (single process: run under mpirun -np 2)" : "")
-        print("  data: batches come from the loader's prefetch thread; see `relief-bench loader` for its headroom")
+        if dataset != nil {
+            line("batch assembly (loader thread)", dataSeconds, "   off the step: the prefetch thread overlaps it")
+        } else {
+            print("  batch assembly: give --dataset to time it (the loader's prefetch thread runs it beside the step)")
+        }
     }
 }

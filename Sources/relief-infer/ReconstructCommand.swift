@@ -2,7 +2,6 @@ import ArgumentParser
 import Checkpoints
 import Datasets
 import Foundation
-import Layers
 import Reconstruction
 import Splatting
 import Tensors
@@ -31,7 +30,7 @@ struct ReconstructCommand: ParsableCommand {
     @Flag(help: "Use model.safetensors even when the checkpoint has EMA weights.") var noEMA = false
 
     func run() throws {
-        let (model, weightsFile) = try loadModel()
+        let (model, weightsFile) = try GSLRM.load(try CheckpointDirectory.resolve(path: checkpoint), preferEMA: !noEMA)
         let c = model.configuration
         let subjects = try RenderFolder.subjects(in: [input])
         guard subjects.count == 1 else {
@@ -88,28 +87,6 @@ struct ReconstructCommand: ParsableCommand {
     }
 
     func path(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
-
-    /// The model from the checkpoint's EMA weights (or its raw weights), configured by their metadata.
-    func loadModel() throws -> (GSLRM, String) {
-        let checkpoint = try CheckpointDirectory.resolve(path: self.checkpoint)
-        let name = !noEMA && checkpoint.fileNames.contains("ema.safetensors") ? "ema.safetensors" : "model.safetensors"
-        let file = try checkpoint.safetensors(name)
-        guard let json = file.metadata[GSLRMConfiguration.metadataKey] else {
-            throw ValidationError("\(file.path): no '\(GSLRMConfiguration.metadataKey)' metadata; not a GS-LRM checkpoint "
-                                  + "(model: \(file.metadata["model"] ?? "unknown"))")
-        }
-        let configuration: GSLRMConfiguration
-        do { configuration = try GSLRMConfiguration.fromJSON(json) } catch {
-            throw ValidationError("\(file.path): unreadable '\(GSLRMConfiguration.metadataKey)' metadata: \(error)")
-        }
-        if let problem = configuration.problem { throw ValidationError("\(file.path): \(problem)") }
-        let model = GSLRM(configuration)
-        let store = ParameterStore(model: model)
-        do { try store.load(try file.tensors()) } catch {
-            throw ValidationError("\(file.path): weights do not fit the model they describe: \(error)")
-        }
-        return (model, file.path)
-    }
 
     func chosenViews(total: Int, trained: Int) throws -> [Int] {
         guard let views else { return (0..<min(trained, total)).map { $0 * total / min(trained, total) } }
