@@ -6,8 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-packages.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# As the programs do (BLAS.configureAtLaunch): idle OpenBLAS workers sleep instead of spinning
-# on the cores the tests' own parallel kernels need.
-export OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}
 swift test -c release --disable-swift-testing 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Linking|Write|Applying)|^Test Case .* (started|passed)'
 exit "${PIPESTATUS[0]}"

@@ -9,29 +9,24 @@ public enum BLAS {
     public static var coreName: String { String(cString: openblas_get_corename()) }
     public static var config: String { String(cString: openblas_get_config()) }
 
-    /// OpenBLAS reads its configuration from the environment when the library loads, before any
-    /// Swift code runs, so programs call this first thing in `main`. It re-executes the program
-    /// with what is missing (a user's own values win):
-    /// - `OPENBLAS_CORETYPE=SkylakeX` when an AVX-512 CPU that OpenBLAS does not recognise got
-    ///   its AVX2 (Haswell) kernels, about half the speed;
-    /// - `OPENBLAS_THREAD_TIMEOUT=4`: after each call OpenBLAS's workers otherwise spin in
-    ///   `sched_yield` for 2^28 cycles, taking a core from Relief's own parallel kernels between
-    ///   GEMMs (transformer step 1.58 → 1.41 s, ResNet step 0.297 → 0.266 s on 2 cores).
+    /// OpenBLAS picks its kernels when the library loads, from the CPU model it recognises; on
+    /// AVX-512 CPUs it does not know it falls back to AVX2 (Haswell) kernels at about half the
+    /// speed. If that happened, re-execute this program with `OPENBLAS_CORETYPE=SkylakeX` (read
+    /// only at load time). Call first thing in `main`. A user's own `OPENBLAS_CORETYPE` wins.
+    ///
+    /// `OPENBLAS_THREAD_TIMEOUT` (idle workers sleep instead of spinning) is deliberately not
+    /// set: with it, OpenBLAS 0.3.21 left a 2-thread sgemm waiting forever on a worker that had
+    /// gone to sleep (seen in the test suite, 2026-12-02).
     public static func configureAtLaunch() {
         _ = Parallel.threads  // sets OpenBLAS's thread count from RELIEF_THREADS / ranks per node
         let env = ProcessInfo.processInfo.environment
-        var missing: [(String, String)] = []
         let core = coreName.lowercased()
-        if env["OPENBLAS_CORETYPE"] == nil, cpuHasAVX512,
-           !["skylakex", "cooperlake", "sapphire"].contains(where: { core.contains($0) }) {
-            missing.append(("OPENBLAS_CORETYPE", "SkylakeX"))
-        }
-        if env["OPENBLAS_THREAD_TIMEOUT"] == nil { missing.append(("OPENBLAS_THREAD_TIMEOUT", "4")) }
-        guard !missing.isEmpty else { return }
-        for (key, value) in missing { setenv(key, value, 1) }
+        guard env["OPENBLAS_CORETYPE"] == nil, cpuHasAVX512,
+              !["skylakex", "cooperlake", "sapphire"].contains(where: { core.contains($0) }) else { return }
+        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
         let args = CommandLine.arguments.map { strdup($0) } + [nil]
         execv("/proc/self/exe", args)
-        // execv only returns on failure: carry on with the configuration we have.
+        // execv only returns on failure: carry on with the kernels we have.
     }
 
     static var cpuHasAVX512: Bool {
