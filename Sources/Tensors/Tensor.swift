@@ -73,7 +73,7 @@ public struct Tensor {
 
     /// Copies the values into fresh storage.
     public func copy() -> Tensor {
-        var t = Tensor(uninitializedShape: shape)
+        let t = Tensor(uninitializedShape: shape)
         t.storage.base.update(from: storage.base, count: count)
         return t
     }

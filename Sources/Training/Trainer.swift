@@ -136,7 +136,7 @@ public final class Trainer {
         guard communicator.size > 1 else { return }
         try broadcast(store.values)
         if let ema { try broadcast(ema.average) }
-        var optimizerState = optimizer.state
+        let optimizerState = optimizer.state
         for key in optimizerState.keys.sorted() {
             try broadcast(optimizerState[key]!)  // `state` hands out copies: safe to overwrite
         }

@@ -6,6 +6,12 @@ import Reconstruction
 import Tensors
 
 final class PerceptualLossTests: XCTestCase {
+    /// Single-threaded: these tests run hundreds of VGG passes on tiny images, where handing
+    /// small GEMMs to a second BLAS thread costs more than it saves (and far more on a busy machine).
+    private var savedThreads = 1
+    override func setUp() { savedThreads = Parallel.threads; Parallel.threads = 1 }
+    override func tearDown() { Parallel.threads = savedThreads }
+
     /// torchvision `vgg19().features` indices of conv1_1 … conv5_2, with (in, out) channels.
     static let convolutions: [(index: Int, cin: Int, cout: Int)] = [
         (0, 3, 64), (2, 64, 64), (5, 64, 128), (7, 128, 128), (10, 128, 256), (12, 256, 256), (14, 256, 256),
@@ -194,6 +200,12 @@ final class PerceptualLossTests: XCTestCase {
 }
 
 final class ReconstructionLossTests: XCTestCase {
+    /// Single-threaded: these tests run hundreds of VGG passes on tiny images, where handing
+    /// small GEMMs to a second BLAS thread costs more than it saves (and far more on a busy machine).
+    private var savedThreads = 1
+    override func setUp() { savedThreads = Parallel.threads; Parallel.threads = 1 }
+    override func tearDown() { Parallel.threads = savedThreads }
+
     /// The three terms add up as weighted, and each reaches the rendered views' gradient.
     func testTermsAddUpAndEachIsLogged() throws {
         // Its own copy of the random VGG: PerceptualLossTests removes its folder when it finishes.

@@ -67,7 +67,7 @@ final class RasterizerTests: XCTestCase {
 
     func testGradientsThroughOffScreenClamp() {
         // Gaussians near and beyond the image edge exercise the clamped Jacobian.
-        var scene = TestScene.random(batch: 1, count: 4, seed: 31, extent: 0.2, logScale: -1.8 ... -1.2, logit: 0...1)
+        let scene = TestScene.random(batch: 1, count: 4, seed: 31, extent: 0.2, logScale: -1.8 ... -1.2, logit: 0...1)
         let shifts: [Float] = [1.45, 1.2, -1.3, 0.9]
         for (i, s) in shifts.enumerated() { scene.means.storage.base[3 * i] += s }
         let cameras = [[OrbitRig.camera(azimuthDegrees: 0, elevationDegrees: 0, width: 24, height: 24)]]
