@@ -25,3 +25,6 @@ public enum ImageGrid {
         try canvas.write(path)
     }
 }
+
+/// Entry `i` along `t`'s first axis, without that axis: one sample of a batch, one view of a sample.
+func item(_ t: Tensor, _ i: Int) -> Tensor { t.sliced(axis: 0, range: i..<(i + 1)).reshaped(Array(t.shape.dropFirst())) }

@@ -46,11 +46,11 @@ public final class ProbeTask: TrainingTask {
             let (input, target) = views(batch)
             let prediction = network(input)
             for i in 0..<batch.count {
-                let one = { (t: Tensor) in t.sliced(axis: 0, range: i..<(i + 1)).reshaped(Array(t.shape.dropFirst())) }
-                total += psnr(one(prediction), one(target))
-                baseline += psnr(one(input), one(target))
+                let (x, y, truth) = (item(input, i), item(prediction, i), item(target, i))
+                total += psnr(y, truth)
+                baseline += psnr(x, truth)
                 count += 1
-                if rows.count < 8 { rows.append([one(input), one(prediction), one(target)]) }
+                if rows.count < 8 { rows.append([x, y, truth]) }
             }
         }
         if let gridPath { try ImageGrid.write(rows, to: gridPath) }

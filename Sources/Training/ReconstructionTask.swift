@@ -57,17 +57,15 @@ public final class ReconstructionTask: TrainingTask {
         viewSelection = .random(inputs: inputs, supervision: recipe.views.supervision - inputs, nearInputs: recipe.views.nearInputs)
     }
 
-    /// The Gaussians of a batch's input views and their renders into `views` of each sample.
-    func renders(_ batch: Batch, views: Range<Int>) -> (gaussians: PixelGaussians, rgb: Tensor) {
+    /// Each sample's Gaussians, from its input views, rendered into its `views`: [B, V, 3, H, W].
+    func render(_ batch: Batch, views: Range<Int>) -> Tensor {
         let gaussians = network.reconstruct(images: batch.images.sliced(axis: 1, range: 0..<inputs),
                                             cameras: batch.cameras(views: 0..<inputs))
-        return (gaussians, gaussians.render(batch.cameras(views: views), backgrounds: batch.background).rgb)
+        return gaussians.render(batch.cameras(views: views), backgrounds: batch.background).rgb
     }
 
     public func loss(on batch: Batch, rng: inout Philox) -> (loss: Tensor, metrics: [String: Double]) {
-        let all = 0..<batch.images.shape[1]
-        let (_, rgb) = renders(batch, views: all)
-        var (loss, parts) = imageLoss(rgb, batch.images)
+        var (loss, parts) = imageLoss(render(batch, views: 0..<batch.images.shape[1]), batch.images)
         parts["psnr"] = -10 * log10(max(parts["mse"]!, 1e-10))
         return (loss, parts)
     }
@@ -81,20 +79,17 @@ public final class ReconstructionTask: TrainingTask {
             let viewCount = batch.images.shape[1]
             guard viewCount > inputs else { continue }
             let novel = inputs..<viewCount
-            let (_, rgb) = renders(batch, views: novel)
-            let truth = batch.images.sliced(axis: 1, range: novel)
+            let rgb = render(batch, views: novel)
+            let truth = batch.images.sliced(axis: 1, range: novel), given = batch.images.sliced(axis: 1, range: 0..<inputs)
             for b in 0..<batch.count {
-                let one = { (t: Tensor) in t.sliced(axis: 0, range: b..<(b + 1)).reshaped(Array(t.shape.dropFirst())) }
-                let (predicted, expected) = (one(rgb), one(truth))  // [Vn, 3, H, W]
+                let (predicted, expected, inputImages) = (item(rgb, b), item(truth, b), item(given, b))  // [V, 3, H, W]
                 psnrSum += psnr(predicted, expected)
                 ssimSum += 1 - Double(ssimLoss(predicted, expected)[flat: 0])
-                let inputImages = one(batch.images.sliced(axis: 1, range: 0..<inputs))
                 let meanInput = inputImages.mean(axes: [0], keepDims: true)
                 baselineSum += psnr(concat(Array(repeating: meanInput, count: novel.count), axis: 0), expected)
                 count += 1
                 if rows.count < 6 {
-                    let split = { (t: Tensor) in (0..<t.shape[0]).map { t.sliced(axis: 0, range: $0..<($0 + 1)).reshaped(Array(t.shape.dropFirst())) } }
-                    rows.append(split(inputImages) + split(predicted) + split(expected))
+                    rows.append([inputImages, predicted, expected].flatMap { t in (0..<t.shape[0]).map { item(t, $0) } })
                 }
             }
         }
