@@ -62,13 +62,20 @@ public final class GSLRM: Module {
 
     /// The network's input for `images` [B, V, 3, H, W] in [0, 1] seen by `cameras`: [B, V, 9, H, W].
     public func posedInput(images: Tensor, cameras: [[Camera]]) -> Tensor {
-        let layout: PluckerRays.Layout = configuration.plucker == .momentDirection ? .momentDirection : .directionNearestPoint
-        return withoutGradients { concat([images * 2 - 1, PluckerRays.map(cameras, layout: layout)], axis: 2) }
+        posedInput(images: images, rayMaps: PluckerRays.map(cameras, layout: configuration.plucker.rayLayout))
+    }
+
+    func posedInput(images: Tensor, rayMaps: Tensor) -> Tensor {
+        withoutGradients { concat([images * 2 - 1, rayMaps], axis: 2) }
     }
 
     /// Gaussians for `images` [B, V, 3, H, W] in [0, 1] seen by `cameras` (B lists of V).
     public func reconstruct(images: Tensor, cameras: [[Camera]]) -> PixelGaussians {
-        let raw = self(posedInput(images: images, cameras: cameras))
-        return PixelGaussians(raw: raw, rays: PixelRays(cameras), configuration: configuration)
+        // Decoding needs the (o × d, d) maps anyway: compute them once, and the input's maps only
+        // when the model was trained on the other layout.
+        let maps = PluckerRays.map(cameras, layout: .momentDirection)
+        let inputMaps = configuration.plucker == .momentDirection ? maps : PluckerRays.map(cameras, layout: configuration.plucker.rayLayout)
+        let raw = self(posedInput(images: images, rayMaps: inputMaps))
+        return PixelGaussians(raw: raw, rays: PixelRays(cameras, momentDirectionMaps: maps), configuration: configuration)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Splatting
 
 /// Everything that fixes a GS-LRM's shape and how its outputs become Gaussians. It travels inside
 /// each checkpoint's safetensors metadata (`gslrm_config`), so inference needs no recipe.
@@ -30,6 +31,14 @@ public struct GSLRMConfiguration: Codable, Equatable, Sendable {
         case momentDirection = "moment_direction"
         /// FaceLift's variant (d, point on the ray nearest the origin).
         case directionNearestPoint = "direction_nearest_point"
+
+        /// The ray-map layout the rasterizer side names this by.
+        public var rayLayout: PluckerRays.Layout {
+            switch self {
+            case .momentDirection: return .momentDirection
+            case .directionNearestPoint: return .directionNearestPoint
+            }
+        }
     }
 
     public init() {}

@@ -12,7 +12,11 @@ public struct PixelRays {
     public let originDistances: Tensor
 
     public init(_ cameras: [[Camera]]) {
-        let maps = PluckerRays.map(cameras, layout: .momentDirection)  // [B, V, 6, H, W]
+        self.init(cameras, momentDirectionMaps: PluckerRays.map(cameras, layout: .momentDirection))
+    }
+
+    /// From the cameras' (o × d, d) ray maps [B, V, 6, H, W], when the caller has them already.
+    public init(_ cameras: [[Camera]], momentDirectionMaps maps: Tensor) {
         let (b, v, h, w) = (maps.shape[0], maps.shape[1], maps.shape[3], maps.shape[4])
         let plane = h * w, n = v * plane
         origins = Tensor(uninitializedShape: [b, n, 3])
