@@ -54,13 +54,11 @@ struct AttentionGeometry {
     func forward(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
                  out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
         let items = batch * queryBlocks
-        withPerItemBLAS(items: items) {
-            Parallel.forRanges(items, grain: 1) { range in
-                let scratch = Tensor(uninitializedShape: [Self.queryBlock * Self.keyBlock + 2 * Self.queryBlock])
-                let s = scratch.storage.base, m = s + Self.queryBlock * Self.keyBlock, l = m + Self.queryBlock
-                for item in range {
-                    forwardBlock(item / queryBlocks, item % queryBlocks, q, k, v, out, lse, scores: s, rowMax: m, rowSum: l)
-                }
+        Parallel.forRanges(items, grain: 1) { range in
+            let scratch = Tensor(uninitializedShape: [Self.queryBlock * Self.keyBlock + 2 * Self.queryBlock])
+            let s = scratch.storage.base, m = s + Self.queryBlock * Self.keyBlock, l = m + Self.queryBlock
+            for item in range {
+                forwardBlock(item / queryBlocks, item % queryBlocks, q, k, v, out, lse, scores: s, rowMax: m, rowSum: l)
             }
         }
     }
@@ -77,7 +75,7 @@ struct AttentionGeometry {
         l.update(repeating: 0, count: rows)
         for kbI in 0..<keyBlocks {
             let k0 = kbI * Self.keyBlock, cols = min(Self.keyBlock, nk - k0)
-            BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
+            BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
                        b: kb + k0 * d, ldb: d, beta: 0, c: s, ldc: ldS)
             for r in 0..<rows {
                 let row = s + r * ldS
@@ -90,7 +88,7 @@ struct AttentionGeometry {
                     for c in 0..<dv { o[c] *= correction }
                 }
             }
-            BLAS.sgemm(transA: false, transB: false, m: rows, n: dv, k: cols, a: s, lda: ldS, b: vb + k0 * dv, ldb: dv,
+            BLAS.sgemmOnThisThread(transA: false, transB: false, m: rows, n: dv, k: cols, a: s, lda: ldS, b: vb + k0 * dv, ldb: dv,
                        beta: 1, c: oi, ldc: dv)
         }
         for r in 0..<rows {
@@ -114,15 +112,13 @@ struct AttentionGeometry {
         if batch >= Parallel.threads || Parallel.threads == 1 {
             // Each (batch·head) is independent and owns its slices of dQ, dK, dV: parallel over
             // them, sequential inside (key blocks outer, query blocks inner, as FlashAttention-2).
-            withPerItemBLAS(items: batch) {
-                Parallel.forRanges(batch, grain: 1) { range in
-                    let scratch = Tensor(uninitializedShape: [2 * tile])
-                    for b in range {
-                        for kbI in 0..<keyBlocks { for qbI in 0..<queryBlocks {
-                            backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: dq, dk: dk, dv: dvGrad,
-                                         scratch: scratch.storage.base)
-                        } }
-                    }
+            Parallel.forRanges(batch, grain: 1) { range in
+                let scratch = Tensor(uninitializedShape: [2 * tile])
+                for b in range {
+                    for kbI in 0..<keyBlocks { for qbI in 0..<queryBlocks {
+                        backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: dq, dk: dk, dv: dvGrad,
+                                     scratch: scratch.storage.base)
+                    } }
                 }
             }
             return
@@ -133,25 +129,21 @@ struct AttentionGeometry {
         // bit-identical results, for 7/5 of the GEMM work.
         for b in 0..<batch {
             if dk != nil || dvGrad != nil {
-                withPerItemBLAS(items: keyBlocks) {
-                    Parallel.forRanges(keyBlocks, grain: 1) { range in
-                        let scratch = Tensor(uninitializedShape: [2 * tile])
-                        for kbI in range { for qbI in 0..<queryBlocks {
-                            backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: nil, dk: dk, dv: dvGrad,
-                                         scratch: scratch.storage.base)
-                        } }
-                    }
+                Parallel.forRanges(keyBlocks, grain: 1) { range in
+                    let scratch = Tensor(uninitializedShape: [2 * tile])
+                    for kbI in range { for qbI in 0..<queryBlocks {
+                        backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: nil, dk: dk, dv: dvGrad,
+                                     scratch: scratch.storage.base)
+                    } }
                 }
             }
             if let dq {
-                withPerItemBLAS(items: queryBlocks) {
-                    Parallel.forRanges(queryBlocks, grain: 1) { range in
-                        let scratch = Tensor(uninitializedShape: [2 * tile])
-                        for qbI in range { for kbI in 0..<keyBlocks {
-                            backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: dq, dk: nil, dv: nil,
-                                         scratch: scratch.storage.base)
-                        } }
-                    }
+                Parallel.forRanges(queryBlocks, grain: 1) { range in
+                    let scratch = Tensor(uninitializedShape: [2 * tile])
+                    for qbI in range { for kbI in 0..<keyBlocks {
+                        backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: dq, dk: nil, dv: nil,
+                                     scratch: scratch.storage.base)
+                    } }
                 }
             }
         }
@@ -169,7 +161,7 @@ struct AttentionGeometry {
         let q0 = qbI * Self.queryBlock, rows = min(Self.queryBlock, nq - q0)
         let qi = q + (b * nq + q0) * d, gi = dOut + (b * nq + q0) * dv
         let kj = k + (b * nk + k0) * d, vj = v + (b * nk + k0) * dv
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
+        BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
                    b: kj, ldb: d, beta: 0, c: p, ldc: ld)
         let needsDS = dq != nil || dk != nil
         for r in 0..<rows {
@@ -179,37 +171,25 @@ struct AttentionGeometry {
             if needsDS { (ds + r * ld).update(repeating: -delta[b * nq + q0 + r], count: cols) }
         }
         if let dvGrad {  // dV_j += Pᵀ·dO_i
-            BLAS.sgemm(transA: true, transB: false, m: cols, n: dv, k: rows, a: p, lda: ld, b: gi, ldb: dv,
+            BLAS.sgemmOnThisThread(transA: true, transB: false, m: cols, n: dv, k: rows, a: p, lda: ld, b: gi, ldb: dv,
                        beta: 1, c: dvGrad + (b * nk + k0) * dv, ldc: dv)
         }
         guard needsDS else { return }
         // dP − D = dO_i·V_jᵀ − D, then dS = P∘(dP − D)
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: cols, k: dv, a: gi, lda: dv, b: vj, ldb: dv,
+        BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: dv, a: gi, lda: dv, b: vj, ldb: dv,
                    beta: 1, c: ds, ldc: ld)
         for r in 0..<rows {
             let pr = p + r * ld, dr = ds + r * ld
             for c in 0..<cols { dr[c] *= pr[c] }
         }
         if let dq {  // dQ_i += scale·dS·K_j
-            BLAS.sgemm(transA: false, transB: false, m: rows, n: d, k: cols, alpha: scale, a: ds, lda: ld,
+            BLAS.sgemmOnThisThread(transA: false, transB: false, m: rows, n: d, k: cols, alpha: scale, a: ds, lda: ld,
                        b: kj, ldb: d, beta: 1, c: dq + (b * nq + q0) * d, ldc: d)
         }
         if let dk {  // dK_j += scale·dSᵀ·Q_i
-            BLAS.sgemm(transA: true, transB: false, m: cols, n: d, k: rows, alpha: scale, a: ds, lda: ld,
+            BLAS.sgemmOnThisThread(transA: true, transB: false, m: cols, n: d, k: rows, alpha: scale, a: ds, lda: ld,
                        b: qi, ldb: d, beta: 1, c: dk + (b * nk + k0) * d, ldc: d)
         }
-    }
-}
-
-/// Runs `body` with OpenBLAS on one thread when our own split already fills the cores (GEMMs
-/// inside parallel work items), and with BLAS threading otherwise.
-func withPerItemBLAS(items: Int, _ body: () -> Void) {
-    if Parallel.threads > 1 && items >= Parallel.threads {
-        BLAS.setThreads(1)
-        body()
-        BLAS.setThreads(Parallel.threads)
-    } else {
-        body()
     }
 }
 

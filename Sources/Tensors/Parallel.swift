@@ -3,15 +3,14 @@ import Foundation
 /// Splits work across the cores. Every split is into fixed, disjoint ranges, so results never
 /// depend on scheduling; reductions combine fixed-size blocks in order (see `blockCount`).
 public enum Parallel {
-    /// Worker threads for Relief's own kernels and for BLAS. `RELIEF_THREADS` overrides; under
-    /// `mpirun` the cores are shared among the ranks on this node (one thread per rank when
-    /// ranks ≥ cores).
+    /// Worker threads for Relief's kernels, GEMMs included (OpenBLAS itself stays on the calling
+    /// thread, see `BLAS`). `RELIEF_THREADS` overrides; under `mpirun` the cores are shared among
+    /// the ranks on this node (one thread per rank when ranks ≥ cores).
     public static var threads: Int = {
-        let n = defaultThreads()
-        BLAS.setThreads(n)
-        return n
+        BLAS.runOnCallingThread()
+        return defaultThreads()
     }() {
-        didSet { threads = max(1, threads); BLAS.setThreads(threads) }
+        didSet { threads = max(1, threads) }
     }
 
     static func defaultThreads() -> Int {

@@ -14,7 +14,7 @@ struct ResNetBench: ParsableCommand {
     @Option(help: "Images per batch.") var batch = 2
     @Option(help: "ResNet blocks.") var blocks = 4
     @Option(help: "GroupNorm groups.") var groups = 32
-    @Option(help: "Timed iterations (after one warm-up).") var iterations = 3
+    @Option(help: "Timed iterations (after one warm-up).") var iterations = 5
     @Option(help: "Threads (default: all cores).") var threads: Int?
 
     func run() {
@@ -32,17 +32,14 @@ struct ResNetBench: ParsableCommand {
               + "threads \(Parallel.threads); BLAS \(BLAS.coreName)")
         print(String(format: "FLOPs per step: 3 · %d convs · 2·C²·9·H·W·B = %.1f G", Int(convs), flops / 1e9))
 
-        let (forward, backward) = timeSteps(iterations) {
+        let step = measureAgainstCeiling(name: "resnet", iterations: iterations, flops: flops) {
             model(x)
         } backward: { y in
             store.zeroGradients()
             Tape.shared.backward(y, seed: probe)
         }
-        let ceiling = GEMMCeiling.measure()
-        report(name: "resnet", forward: forward, backward: backward, flops: flops, ceiling: ceiling)
 
         print("split (each component alone, forward+backward, × count per model):")
-        let step = forward + backward
         let w = Tensor.normal([channels, channels, 3, 3], std: 0.03, rng: &rng)
         let gain = Tensor(repeating: 1, shape: [channels]), shift = Tensor(zeros: [channels])
         func measure(_ label: String, count: Int, _ f: ([Tensor]) -> Tensor, _ inputs: [Tensor]) {

@@ -14,7 +14,7 @@ struct TransformerBench: ParsableCommand {
     @Option(help: "Tokens per sequence.") var sequence = 1024
     @Option(help: "Sequences per batch.") var batch = 2
     @Option(help: "Transformer blocks.") var blocks = 6
-    @Option(help: "Timed iterations (after one warm-up).") var iterations = 3
+    @Option(help: "Timed iterations (after one warm-up).") var iterations = 5
     @Option(help: "Threads (default: all cores).") var threads: Int?
 
     func run() {
@@ -38,15 +38,12 @@ struct TransformerBench: ParsableCommand {
         print(String(format: "FLOPs per step: dense 6·P·T = %.1f G, attention 12·L·B·N²·D = %.1f G, total %.1f G",
                      denseFLOPs / 1e9, attentionFLOPs / 1e9, total / 1e9))
 
-        let (forward, backward) = timeSteps(iterations) {
+        let step = measureAgainstCeiling(name: "transformer", iterations: iterations, flops: total) {
             model(x)
         } backward: { y in
             store.zeroGradients()
             Tape.shared.backward(y, seed: probe)
         }
-        let step = forward + backward
-        let ceiling = GEMMCeiling.measure()
-        report(name: "transformer", forward: forward, backward: backward, flops: total, ceiling: ceiling)
 
         // Where the time goes: each component alone, forward+backward, at the model's shapes.
         let split = TransformerProfile(width: width, heads: heads, sequence: sequence, batch: batch, blocks: blocks)
@@ -67,30 +64,6 @@ final class TransformerStack: Module {
     var namedChildren: [(String, any Module)] { indexed("blocks", blocks) }
 
     func callAsFunction(_ x: Tensor) -> Tensor { blocks.reduce(x) { h, block in block(h) } }
-}
-
-/// Runs one warm-up and `iterations` timed steps; returns the best forward and backward seconds.
-func timeSteps(_ iterations: Int, forward: () -> Tensor, backward: (Tensor) -> Void) -> (Double, Double) {
-    var bestForward = Double.infinity, bestBackward = Double.infinity
-    for i in 0...iterations {
-        Tape.shared.reset()
-        let t0 = Clock.now
-        let y = forward()
-        let f = Clock.seconds(since: t0)
-        let t1 = Clock.now
-        backward(y)
-        let b = Clock.seconds(since: t1)
-        Tape.shared.reset()
-        if i > 0 { bestForward = min(bestForward, f); bestBackward = min(bestBackward, b) }
-    }
-    return (bestForward, bestBackward)
-}
-
-func report(name: String, forward: Double, backward: Double, flops: Double, ceiling: Double) {
-    let step = forward + backward
-    let rate = flops / step / 1e9
-    print(String(format: "%@: forward %.3f s, backward %.3f s, step %.3f s; %.1f GFLOP/s effective = %.0f%% of the %.1f GFLOP/s sgemm ceiling",
-                 name, forward, backward, step, rate, 100 * rate / ceiling, ceiling))
 }
 
 /// Forward+backward time of each transformer component alone, at the model's shapes.
