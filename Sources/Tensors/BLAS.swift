@@ -87,10 +87,15 @@ public enum BLAS {
     }
 
     /// Runs `body` with OpenBLAS's own threading on `threads` threads, then back on the calling
-    /// thread: only for measuring OpenBLAS's ceiling against Relief's split.
+    /// thread: only for measuring OpenBLAS's ceiling against Relief's split. Returns after its
+    /// workers have gone to sleep (they spin ~0.1 s after their last GEMM), so that they do not
+    /// slow down whatever is measured next.
     public static func withOpenBLASThreads<T>(_ threads: Int, _ body: () -> T) -> T {
         openblas_set_num_threads(Int32(threads))
-        defer { openblas_set_num_threads(1) }
+        defer {
+            openblas_set_num_threads(1)
+            usleep(300_000)
+        }
         return body()
     }
 }
