@@ -12,6 +12,14 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int
 }
 
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int), padding: (Int, Int)) -> Tensor {
+    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, algorithm: .automatic)
+}
+
+/// How a convolution is computed; `automatic` takes Winograd F(2×2, 3×3) where it applies.
+enum ConvAlgorithm { case automatic, im2col, winograd }
+
+func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+            algorithm: ConvAlgorithm) -> Tensor {
     precondition(x.rank == 4, "conv2d input must be [N, C, H, W], got \(x.shape)")
     precondition(weight.rank == 4 && weight.shape[1] == x.shape[1],
                  "conv2d weight \(weight.shape) does not match input channels of \(x.shape)")
@@ -20,14 +28,32 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (In
     let geo = ConvGeometry(n: x.shape[0], cin: x.shape[1], h: x.shape[2], w: x.shape[3], cout: weight.shape[0],
                            kh: weight.shape[2], kw: weight.shape[3], sh: stride.0, sw: stride.1, ph: padding.0, pw: padding.1)
     precondition(geo.ho > 0 && geo.wo > 0, "conv2d: kernel \(weight.shape) does not fit input \(x.shape) with padding \(padding)")
+    let winograd: WinogradConv3x3?
+    switch algorithm {
+    case .automatic: winograd = WinogradConv3x3.applies(geo) ? WinogradConv3x3(geo) : nil
+    case .im2col: winograd = nil
+    case .winograd:
+        precondition(WinogradConv3x3.fits(geo), "conv2d: Winograd F(2×2, 3×3) needs a 3×3 stride-1 kernel, padding ≤ 2")
+        winograd = WinogradConv3x3(geo)
+    }
 
     let out = Tensor(uninitializedShape: [geo.n, geo.cout, geo.ho, geo.wo])
-    geo.forward(x.storage.base, weight.storage.base, bias?.storage.base, out: out.storage.base)
+    if let winograd {
+        winograd.forward(x.storage.base, weight.storage.base, bias: bias?.storage.base, out: out.storage.base)
+    } else {
+        geo.forward(x.storage.base, weight.storage.base, bias?.storage.base, out: out.storage.base)
+    }
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     return out.recorded(anyTracked: inputs.contains { $0.isTracked }) { g in
         let tape = Tape.shared
-        geo.backward(g, x.storage.base, weight.storage.base, dx: tape.gradientBuffer(x.gradSlot),
-                     dw: tape.gradientBuffer(weight.gradSlot), db: bias.flatMap { tape.gradientBuffer($0.gradSlot) })
+        let dx = tape.gradientBuffer(x.gradSlot), dw = tape.gradientBuffer(weight.gradSlot)
+        let db = bias.flatMap { tape.gradientBuffer($0.gradSlot) }
+        if let winograd {
+            winograd.backward(g, x.storage.base, weight.storage.base, dx: dx, dw: dw)
+            geo.backward(g, x.storage.base, weight.storage.base, dx: nil, dw: nil, db: db)
+        } else {
+            geo.backward(g, x.storage.base, weight.storage.base, dx: dx, dw: dw, db: db)
+        }
     }
 }
 

@@ -52,4 +52,58 @@ final class Conv2dTests: XCTestCase {
             XCTAssertLessThan(err, 1e-2, "case \(c.x) \(c.w) stride \(c.stride)")
         }
     }
+
+    // Winograd F(2×2, 3×3): odd and even sizes, every padding it takes, tiles cut by panels.
+    private let winogradCases: [(x: [Int], cout: Int, padding: (Int, Int))] = [
+        ([2, 3, 7, 6], 4, (1, 1)), ([1, 2, 5, 9], 3, (0, 2)), ([2, 2, 4, 3], 2, (2, 0)), ([1, 3, 3, 3], 2, (0, 0)),
+    ]
+
+    func testWinogradForwardMatchesNaiveLoops() {
+        var rng = Philox(seed: 3)
+        for c in winogradCases {
+            let x = Tensor.normal(c.x, rng: &rng), w = Tensor.normal([c.cout, c.x[1], 3, 3], rng: &rng)
+            let b = Tensor.normal([c.cout], rng: &rng)
+            let y = conv2d(x, weight: w, bias: b, stride: (1, 1), padding: c.padding, algorithm: .winograd)
+            let ref = naiveConv(x, w, b, stride: (1, 1), padding: c.padding)
+            XCTAssertEqual(y.count, ref.count)
+            for i in 0..<ref.count { XCTAssertEqual(Double(y[flat: i]), ref[i], accuracy: 1e-4, "case \(c.x) pad \(c.padding)") }
+        }
+    }
+
+    func testWinogradGradientsOfInputWeightAndBias() {
+        var rng = Philox(seed: 4)
+        for c in winogradCases {
+            let inputs = [Tensor.normal(c.x, rng: &rng), Tensor.normal([c.cout, c.x[1], 3, 3], rng: &rng),
+                          Tensor.normal([c.cout], rng: &rng)]
+            let err = maxGradientError(inputs: inputs) {
+                conv2d($0[0], weight: $0[1], bias: $0[2], stride: (1, 1), padding: c.padding, algorithm: .winograd)
+            }
+            XCTAssertLessThan(err, 1e-2, "case \(c.x) pad \(c.padding)")
+        }
+    }
+
+    /// At layer sizes (automatic choice, several panels of tile rows) Winograd and im2col agree
+    /// on outputs and on all three gradients.
+    func testWinogradMatchesIm2colAtLayerSizes() {
+        var rng = Philox(seed: 5)
+        let x = Tensor.normal([3, 32, 45, 38], rng: &rng), w = Tensor.normal([24, 32, 3, 3], std: 0.06, rng: &rng)
+        let b = Tensor.normal([24], rng: &rng), probe = Tensor.normal([3, 24, 45, 38], rng: &rng)
+        XCTAssertTrue(WinogradConv3x3.applies(ConvGeometry(n: 3, cin: 32, h: 45, w: 38, cout: 24, kh: 3, kw: 3,
+                                                           sh: 1, sw: 1, ph: 1, pw: 1)))
+        XCTAssertGreaterThan(WinogradConv3x3(n: 3, channelsIn: 32, channelsOut: 24, height: 45, width: 38, padY: 1, padX: 1)
+            .panels.count, 2)
+        func run(_ algorithm: ConvAlgorithm) -> [[Float]] {
+            let grads = gradients(of: [x, w, b]) { xs in
+                (conv2d(xs[0], weight: xs[1], bias: xs[2], stride: (1, 1), padding: (1, 1), algorithm: algorithm) * probe).sum()
+            }.gradients
+            let out = withoutGradients { conv2d(x, weight: w, bias: b, stride: (1, 1), padding: (1, 1), algorithm: algorithm) }
+            return [out.scalars] + grads.map(\.scalars)
+        }
+        let fast = run(.automatic), reference = run(.im2col)
+        for (name, (a, r)) in zip(["output", "dx", "dw", "db"], zip(fast, reference)) {
+            let scale = r.map { abs($0) }.max()!
+            let worst = zip(a, r).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, 1e-5 * scale, name)
+        }
+    }
 }

@@ -27,11 +27,13 @@ final class StructuralDeterminismTests: XCTestCase {
         // Large enough for BLAS.sgemm to split C: by rows (tall), by columns (wide), odd edges.
         let tall = Tensor.normal([2, 301, 200], rng: &rng), wide = Tensor.normal([70, 200], rng: &rng)
         let shared = Tensor.normal([200, 613], rng: &rng)
+        let xw = Tensor.normal([2, 16, 37, 21], rng: &rng), ww = Tensor.normal([16, 16, 3, 3], rng: &rng)
         let cases: [(String, [Tensor], ([Tensor]) -> Tensor)] = [
             ("attention", [q, k, v], { attention($0[0], $0[1], $0[2]) }),
             ("attention, one slice split by blocks", [q1, k1, v1], { attention($0[0], $0[1], $0[2]) }),
             ("matmul split by rows", [tall, shared], { matmul($0[0], $0[1]) }),
             ("matmul split by columns", [wide, shared], { matmul($0[0], $0[1]) }),
+            ("conv2d, Winograd", [xw, ww], { conv2d($0[0], weight: $0[1], padding: 1) }),
             ("conv2d", [x, w], { conv2d($0[0], weight: $0[1], stride: 2, padding: 1) }),
             ("groupNormSiLU", [x, gw, gb], { groupNormSiLU($0[0], groups: 4, weight: $0[1], bias: $0[2]) }),
             ("layerNorm", [x, gb, gw], { layerNorm($0[0].reshaped([-1, 8]), weight: $0[1], bias: $0[2]) }),

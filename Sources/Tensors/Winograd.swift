@@ -1,0 +1,325 @@
+/// 3×3 stride-1 convolution by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast
+/// Algorithms for Convolutional Neural Networks", 2016).
+///
+/// A 4×4 input tile d and a filter g give a 2×2 output tile Aᵀ[(G g Gᵀ) ∘ (Bᵀ d B)]A: 16
+/// multiplies instead of 36. Across channels the 16 element-wise products become 16 GEMMs
+/// M[e] = U[e]·V[e] (U[e]: [Cout, Cin] transformed filters, V[e]: [Cin, tiles] transformed
+/// inputs), 2.25× fewer FLOPs than im2col's single GEMM. The transforms only add and halve, so
+/// results stay within a few ulps of the direct sum.
+///
+/// Backward is each linear stage transposed: dM = A dY Aᵀ, dU[e] = dM[e]·V[e]ᵀ, dW = Gᵀ dU G;
+/// dX is the forward convolution of dY with the flipped, transposed filters and padding 2 − p.
+///
+/// Tiles are processed in panels of whole tile rows — a count fixed by the geometry, not the
+/// thread count — through three parallel stages: input transform (split over channels), the 16
+/// GEMMs (split over e), output transform (split over channels). Every sum has a fixed order, so
+/// results are bit-identical for any thread count.
+struct WinogradConv3x3 {
+    let n, channelsIn, channelsOut, height, width, padY, padX: Int
+
+    /// The F(2×2, 3×3) transforms cost about as much as the GEMMs below this channel count.
+    static let minimumChannels = 16
+    /// Tiles per panel (rounded down to whole tile rows): V and M of a 128-channel panel are
+    /// 2 MB each, in L2 and L3 while the GEMMs read them.
+    static let panelTiles = 256
+
+    /// Whether F(2×2, 3×3) computes this convolution at all.
+    static func fits(_ g: ConvGeometry) -> Bool {
+        g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.ph <= 2 && g.pw <= 2
+    }
+
+    /// Whether it is the faster way.
+    static func applies(_ g: ConvGeometry) -> Bool { fits(g) && min(g.cin, g.cout) >= minimumChannels }
+
+    init(_ g: ConvGeometry) {
+        self.init(n: g.n, channelsIn: g.cin, channelsOut: g.cout, height: g.h, width: g.w, padY: g.ph, padX: g.pw)
+    }
+
+    init(n: Int, channelsIn: Int, channelsOut: Int, height: Int, width: Int, padY: Int, padX: Int) {
+        (self.n, self.channelsIn, self.channelsOut, self.height, self.width, self.padY, self.padX) =
+            (n, channelsIn, channelsOut, height, width, padY, padX)
+    }
+
+    var outHeight: Int { height + 2 * padY - 2 }
+    var outWidth: Int { width + 2 * padX - 2 }
+    var tilesY: Int { (outHeight + 1) / 2 }
+    var tilesX: Int { (outWidth + 1) / 2 }
+    /// Tile rows of the whole batch, counted sample by sample.
+    var tileRows: Int { n * tilesY }
+    var rowsPerPanel: Int { max(1, Self.panelTiles / tilesX) }
+    /// Distance between consecutive e in the panel buffers: channels·tiles is a multiple of 4 KB
+    /// for typical sizes, which would put the 16 streams a transform writes in one L1 set.
+    static func elementStride(channels: Int, tiles: Int) -> Int { channels * tiles + 32 }
+    static func panelBuffer(channels: Int, capacity: Int) -> Tensor {
+        Tensor(uninitializedShape: [16 * elementStride(channels: channels, tiles: capacity)])
+    }
+
+    var panels: [Range<Int>] {
+        stride(from: 0, to: tileRows, by: rowsPerPanel).map { $0 ..< min(tileRows, $0 + rowsPerPanel) }
+    }
+
+    /// The convolution with padY/padX ≤ 2 that gives dX from dY.
+    var transposed: WinogradConv3x3 {
+        WinogradConv3x3(n: n, channelsIn: channelsOut, channelsOut: channelsIn, height: outHeight, width: outWidth,
+                        padY: 2 - padY, padX: 2 - padX)
+    }
+
+    // MARK: Forward
+
+    /// out (+)= conv(x, weight) + bias; x [n, Cin, H, W], weight [Cout, Cin, 3, 3].
+    func forward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        let u = Self.transformFilters(weight, outputs: channelsOut, inputs: channelsIn, flipped: false)
+        convolve(x, filters: u.storage.base, bias: bias, out: out, accumulate: accumulate)
+    }
+
+    /// dx += dX, dw += dW for out = conv(x, weight); bias gradients are the caller's.
+    func backward(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                  dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) {
+        if let dw { filterGradient(g, x, into: dw) }
+        if let dx {
+            // dX[ci] = Σ_co dY[co] ⋆ flip(W[co, ci]): a forward convolution with Cin outputs.
+            let u = Self.transformFilters(weight, outputs: channelsIn, inputs: channelsOut, flipped: true)
+            transposed.convolve(g, filters: u.storage.base, bias: nil, out: dx, accumulate: true)
+        }
+    }
+
+    /// Panels of: V = Bᵀ d B; M[e] = U[e]·V[e]; out = Aᵀ M A.
+    private func convolve(_ x: UnsafePointer<Float>, filters u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                          out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let (cin, cout) = (channelsIn, channelsOut)
+        let capacity = rowsPerPanel * tilesX
+        let v = Self.panelBuffer(channels: cin, capacity: capacity), m = Self.panelBuffer(channels: cout, capacity: capacity)
+        let vp = v.storage.base, mp = m.storage.base
+        for rows in panels {
+            let tiles = rows.count * tilesX
+            let vStride = Self.elementStride(channels: cin, tiles: tiles), mStride = Self.elementStride(channels: cout, tiles: tiles)
+            Parallel.forRanges(cin, grain: 1) { channels in
+                let scratch = Tensor(uninitializedShape: [8 * (tilesX + 1)])
+                for c in channels { for r in rows {
+                    transformInputRow(x, channel: c, tileRow: r, into: vp + c * tiles + (r - rows.lowerBound) * tilesX,
+                                      stride: vStride, scratch: scratch.storage.base)
+                } }
+            }
+            Parallel.forEach(16) { e in
+                BLAS.sgemmOnThisThread(transA: false, transB: false, m: cout, n: tiles, k: cin, a: u + e * cout * cin,
+                                       lda: cin, b: vp + e * vStride, ldb: tiles, beta: 0,
+                                       c: mp + e * mStride, ldc: tiles)
+            }
+            Parallel.forRanges(cout, grain: 1) { channels in
+                let scratch = Tensor(uninitializedShape: [4 * tilesX])
+                for c in channels { for r in rows {
+                    transformOutputRow(mp + c * tiles + (r - rows.lowerBound) * tilesX, stride: mStride,
+                                       channel: c, tileRow: r, bias: bias?[c] ?? 0, out: out, accumulate: accumulate,
+                                       scratch: scratch.storage.base)
+                } }
+            }
+        }
+    }
+
+    // MARK: Filter gradient
+
+    /// dw += Gᵀ (Σ_panels dM[e]·V[e]ᵀ) G, with dM = A dY Aᵀ.
+    private func filterGradient(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into dw: UnsafeMutablePointer<Float>) {
+        let (cin, cout) = (channelsIn, channelsOut)
+        let capacity = rowsPerPanel * tilesX
+        let v = Self.panelBuffer(channels: cin, capacity: capacity), dm = Self.panelBuffer(channels: cout, capacity: capacity)
+        let du = Tensor(uninitializedShape: [16 * cout * cin])
+        let vp = v.storage.base, dmp = dm.storage.base, dup = du.storage.base
+        for (index, rows) in panels.enumerated() {
+            let tiles = rows.count * tilesX
+            let vStride = Self.elementStride(channels: cin, tiles: tiles), mStride = Self.elementStride(channels: cout, tiles: tiles)
+            Parallel.forRanges(cin + cout, grain: 1) { channels in
+                let scratch = Tensor(uninitializedShape: [8 * (tilesX + 1)])
+                for c in channels { for r in rows {
+                    let offset = (r - rows.lowerBound) * tilesX
+                    if c < cin {
+                        transformInputRow(x, channel: c, tileRow: r, into: vp + c * tiles + offset, stride: vStride,
+                                          scratch: scratch.storage.base)
+                    } else {
+                        transformOutputGradientRow(g, channel: c - cin, tileRow: r, into: dmp + (c - cin) * tiles + offset,
+                                                   stride: mStride, scratch: scratch.storage.base)
+                    }
+                } }
+            }
+            Parallel.forEach(16) { e in
+                BLAS.sgemmOnThisThread(transA: false, transB: true, m: cout, n: cin, k: tiles, a: dmp + e * mStride,
+                                       lda: tiles, b: vp + e * vStride, ldb: tiles, beta: index == 0 ? 0 : 1,
+                                       c: dup + e * cout * cin, ldc: cin)
+            }
+        }
+        let pairs = cout * cin, plane = pairs
+        Parallel.forRanges(pairs, grain: 4096) { range in
+            let scratch = Tensor(uninitializedShape: [28])
+            let d = scratch.storage.base, q = d + 16
+            for pair in range {
+                for e in 0..<16 { d[e] = dup[e * plane + pair] }
+                // q = Gᵀ d (rows), then q G (columns); Gᵀ = [[1,½,½,0],[0,½,−½,0],[0,½,½,1]].
+                for j in 0..<4 {
+                    let (d0, d1, d2, d3) = (d[j], d[4 + j], d[8 + j], d[12 + j])
+                    q[j] = d0 + 0.5 * (d1 + d2); q[4 + j] = 0.5 * (d1 - d2); q[8 + j] = 0.5 * (d1 + d2) + d3
+                }
+                let out = dw + pair * 9
+                for i in 0..<3 {
+                    let (r0, r1, r2, r3) = (q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3])
+                    out[3 * i] += r0 + 0.5 * (r1 + r2)
+                    out[3 * i + 1] += 0.5 * (r1 - r2)
+                    out[3 * i + 2] += 0.5 * (r1 + r2) + r3
+                }
+            }
+        }
+    }
+
+    // MARK: Transforms
+
+    /// U[e][o][i] = (G g Gᵀ)[e] for g = weight[o, i] ([outputs, inputs, 3, 3]); `flipped` reads
+    /// weight[i, o] rotated by 180° instead (the filters of dX).
+    static func transformFilters(_ weight: UnsafePointer<Float>, outputs: Int, inputs: Int, flipped: Bool) -> Tensor {
+        let u = Tensor(uninitializedShape: [16, outputs, inputs])
+        let up = u.storage.base, plane = outputs * inputs
+        Parallel.forRanges(plane, grain: 4096) { range in
+            let scratch = Tensor(uninitializedShape: [21])
+            let g = scratch.storage.base, h = g + 9
+            for pair in range {
+                let o = pair / inputs, i = pair % inputs
+                if flipped {
+                    let source = weight + (i * outputs + o) * 9
+                    for t in 0..<9 { g[t] = source[8 - t] }
+                } else {
+                    for t in 0..<9 { g[t] = weight[pair * 9 + t] }
+                }
+                // h = G g (rows), then h Gᵀ (columns); G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
+                for j in 0..<3 {
+                    let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
+                    h[j] = g0; h[3 + j] = 0.5 * (g0 + g1 + g2); h[6 + j] = 0.5 * (g0 - g1 + g2); h[9 + j] = g2
+                }
+                for r in 0..<4 {
+                    let (h0, h1, h2) = (h[3 * r], h[3 * r + 1], h[3 * r + 2])
+                    up[(4 * r) * plane + pair] = h0
+                    up[(4 * r + 1) * plane + pair] = 0.5 * (h0 + h1 + h2)
+                    up[(4 * r + 2) * plane + pair] = 0.5 * (h0 - h1 + h2)
+                    up[(4 * r + 3) * plane + pair] = h2
+                }
+            }
+        }
+        return u
+    }
+
+    /// V[e][t] = (Bᵀ d B)[e] for the tiles of one tile row of one channel; `v` points at e = 0 of
+    /// the row's first tile, consecutive e are `stride` apart. Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]].
+    ///
+    /// The four input rows are split into even and odd columns (E[j] = d[2j], O[j] = d[2j+1]), so
+    /// tile j's columns are E[j], O[j], E[j+1], O[j+1] and every stage is a contiguous vector loop.
+    private func transformInputRow(_ x: UnsafePointer<Float>, channel c: Int, tileRow r: Int,
+                                   into v: UnsafeMutablePointer<Float>, stride: Int,
+                                   scratch: UnsafeMutablePointer<Float>) {
+        let s = r / tilesY, ty = r % tilesY, count = tilesX + 1
+        let plane = x + (s * channelsIn + c) * height * width
+        let even = scratch, odd = scratch + 4 * count
+        for u in 0..<4 {
+            let iy = 2 * ty - padY + u
+            let e = even + u * count, o = odd + u * count
+            if iy < 0 || iy >= height {
+                e.update(repeating: 0, count: count); o.update(repeating: 0, count: count)
+            } else {
+                splitColumns(plane + iy * width, width: width, pad: padX, even: e, odd: o, count: count)
+            }
+        }
+        // Rows: t0 = d0 − d2, t1 = d1 + d2, t2 = d2 − d1, t3 = d1 − d3, in place over the scratch.
+        for side in 0..<2 {
+            let d0 = scratch + side * 4 * count, d1 = d0 + count, d2 = d1 + count, d3 = d2 + count
+            for j in 0..<count {
+                let (a, b, c2, d) = (d0[j], d1[j], d2[j], d3[j])
+                d0[j] = a - c2; d1[j] = b + c2; d2[j] = c2 - b; d3[j] = b - d
+            }
+        }
+        // Columns of row u: V[u,0] = E[j] − E[j+1], V[u,1] = O[j] + E[j+1], V[u,2] = E[j+1] − O[j], V[u,3] = O[j] − O[j+1].
+        for u in 0..<4 {
+            let e = even + u * count, o = odd + u * count
+            let v0 = v + (4 * u) * stride, v1 = v0 + stride, v2 = v1 + stride, v3 = v2 + stride
+            for j in 0..<tilesX {
+                let (e0, e1, o0, o1) = (e[j], e[j + 1], o[j], o[j + 1])
+                v0[j] = e0 - e1; v1[j] = o0 + e1; v2[j] = e1 - o0; v3[j] = o0 - o1
+            }
+        }
+    }
+
+    /// even[j] = row[2j − pad], odd[j] = row[2j + 1 − pad], zero outside 0..<width.
+    @inline(__always)
+    private func splitColumns(_ row: UnsafePointer<Float>, width: Int, pad: Int, even: UnsafeMutablePointer<Float>,
+                              odd: UnsafeMutablePointer<Float>, count: Int) {
+        // Interior: both 2j − pad ≥ 0 and 2j + 1 − pad < width.
+        let lo = min(count, (pad + 1) / 2), hi = max(lo, min(count, (width + pad) / 2))
+        for j in 0..<lo { let i = 2 * j - pad; even[j] = i >= 0 && i < width ? row[i] : 0; odd[j] = i + 1 >= 0 && i + 1 < width ? row[i + 1] : 0 }
+        let base = row - pad
+        for j in lo..<hi { even[j] = base[2 * j]; odd[j] = base[2 * j + 1] }
+        for j in hi..<count { let i = 2 * j - pad; even[j] = i >= 0 && i < width ? row[i] : 0; odd[j] = i + 1 >= 0 && i + 1 < width ? row[i + 1] : 0 }
+    }
+
+    /// out[2ty + a, 2j + b] (+)= (Aᵀ M A)[a, b] + bias for one tile row of output channel c;
+    /// `m` points at e = 0 of the row's first tile. Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
+    private func transformOutputRow(_ m: UnsafePointer<Float>, stride: Int, channel c: Int, tileRow r: Int,
+                                    bias: Float, out: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                    scratch: UnsafeMutablePointer<Float>) {
+        let s = r / tilesY, ty = r % tilesY
+        let y00 = scratch, y01 = y00 + tilesX, y10 = y01 + tilesX, y11 = y10 + tilesX
+        let m0 = m, m1 = m0 + stride, m2 = m1 + stride, m3 = m2 + stride, m4 = m3 + stride, m5 = m4 + stride
+        let m6 = m5 + stride, m7 = m6 + stride, m8 = m7 + stride, m9 = m8 + stride, m10 = m9 + stride
+        let m11 = m10 + stride, m12 = m11 + stride, m13 = m12 + stride, m14 = m13 + stride, m15 = m14 + stride
+        for j in 0..<tilesX {
+            // Rows: s0 = M0 + M1 + M2, s1 = M1 − M2 − M3 (M_u the u-th row of 4); then the same on columns.
+            let s00 = m0[j] + m4[j] + m8[j], s01 = m1[j] + m5[j] + m9[j]
+            let s02 = m2[j] + m6[j] + m10[j], s03 = m3[j] + m7[j] + m11[j]
+            let s10 = m4[j] - m8[j] - m12[j], s11 = m5[j] - m9[j] - m13[j]
+            let s12 = m6[j] - m10[j] - m14[j], s13 = m7[j] - m11[j] - m15[j]
+            y00[j] = s00 + s01 + s02 + bias; y01[j] = s01 - s02 - s03 + bias
+            y10[j] = s10 + s11 + s12 + bias; y11[j] = s11 - s12 - s13 + bias
+        }
+        let plane = out + (s * channelsOut + c) * outHeight * outWidth
+        let pairs = outWidth / 2, oddTail = outWidth % 2 == 1
+        for a in 0..<2 {
+            let oy = 2 * ty + a, ev = a == 0 ? y00 : y10, od = a == 0 ? y01 : y11
+            guard oy < outHeight else { break }
+            let row = plane + oy * outWidth
+            if accumulate {
+                for j in 0..<pairs { row[2 * j] += ev[j]; row[2 * j + 1] += od[j] }
+                if oddTail { row[2 * pairs] += ev[pairs] }
+            } else {
+                for j in 0..<pairs { row[2 * j] = ev[j]; row[2 * j + 1] = od[j] }
+                if oddTail { row[2 * pairs] = ev[pairs] }
+            }
+        }
+    }
+
+    /// dM[e][t] = (A dY Aᵀ)[e] for one tile row of output channel c (the adjoint of the output
+    /// transform; dY is zero beyond the output's edge). A = [[1,0],[1,1],[1,−1],[0,−1]].
+    private func transformOutputGradientRow(_ g: UnsafePointer<Float>, channel c: Int, tileRow r: Int,
+                                            into dm: UnsafeMutablePointer<Float>, stride: Int,
+                                            scratch: UnsafeMutablePointer<Float>) {
+        let s = r / tilesY, ty = r % tilesY
+        let plane = g + (s * channelsOut + c) * outHeight * outWidth
+        // y[a][b][j] = dY[2ty + a, 2j + b]
+        let y = scratch
+        for a in 0..<2 {
+            let oy = 2 * ty + a, ev = y + (2 * a) * tilesX, od = ev + tilesX
+            if oy >= outHeight {
+                ev.update(repeating: 0, count: tilesX); od.update(repeating: 0, count: tilesX)
+                continue
+            }
+            splitColumns(plane + oy * outWidth, width: outWidth, pad: 0, even: ev, odd: od, count: tilesX)
+        }
+        let y00 = y, y01 = y + tilesX, y10 = y + 2 * tilesX, y11 = y + 3 * tilesX
+        let d0 = dm, d1 = d0 + stride, d2 = d1 + stride, d3 = d2 + stride, d4 = d3 + stride, d5 = d4 + stride
+        let d6 = d5 + stride, d7 = d6 + stride, d8 = d7 + stride, d9 = d8 + stride, d10 = d9 + stride
+        let d11 = d10 + stride, d12 = d11 + stride, d13 = d12 + stride, d14 = d13 + stride, d15 = d14 + stride
+        for j in 0..<tilesX {
+            // Rows (p, q)_u = (y0, y0 + y1, y0 − y1, −y1) over a; then each row (p, q) → (p, p + q, p − q, −q).
+            let p0 = y00[j], q0 = y01[j], p1 = y00[j] + y10[j], q1 = y01[j] + y11[j]
+            let p2 = y00[j] - y10[j], q2 = y01[j] - y11[j], p3 = -y10[j], q3 = -y11[j]
+            d0[j] = p0; d1[j] = p0 + q0; d2[j] = p0 - q0; d3[j] = -q0
+            d4[j] = p1; d5[j] = p1 + q1; d6[j] = p1 - q1; d7[j] = -q1
+            d8[j] = p2; d9[j] = p2 + q2; d10[j] = p2 - q2; d11[j] = -q2
+            d12[j] = p3; d13[j] = p3 + q3; d14[j] = p3 - q3; d15[j] = -q3
+        }
+    }
+}
