@@ -19,9 +19,10 @@ struct WinogradConv3x3 {
 
     /// The F(2×2, 3×3) transforms cost about as much as the GEMMs below this channel count.
     static let minimumChannels = 16
-    /// Tiles per panel (rounded down to whole tile rows): V and M of a 128-channel panel are
-    /// 2 MB each, in L2 and L3 while the GEMMs read them.
-    static let panelTiles = 256
+    /// Tiles per panel (rounded down to whole tile rows). Measured on 128 channels at 64×64
+    /// (`relief-bench resnet`): 512 beat 128, 256 and 1024 — GEMMs of 512 columns run near
+    /// OpenBLAS's large-matrix speed while V and M (4 MB each) stay in cache.
+    static let panelTiles = 512
 
     /// Whether F(2×2, 3×3) computes this convolution at all.
     static func fits(_ g: ConvGeometry) -> Bool {
@@ -56,6 +57,13 @@ struct WinogradConv3x3 {
 
     var panels: [Range<Int>] {
         stride(from: 0, to: tileRows, by: rowsPerPanel).map { $0 ..< min(tileRows, $0 + rowsPerPanel) }
+    }
+
+    /// Length of one split input row in the scratch: tilesX + 1 columns, padded so that every
+    /// stage loads whole vectors (the column stage reads up to index tilesX + 15).
+    var inputRowLength: Int {
+        let lanes = FloatVector.scalarCount
+        return (tilesX + 2 * lanes - 1) / lanes * lanes
     }
 
     /// The convolution with padY/padX ≤ 2 that gives dX from dY.
@@ -95,7 +103,7 @@ struct WinogradConv3x3 {
             let tiles = rows.count * tilesX
             let vStride = Self.elementStride(channels: cin, tiles: tiles), mStride = Self.elementStride(channels: cout, tiles: tiles)
             Parallel.forRanges(cin, grain: 1) { channels in
-                let scratch = Tensor(uninitializedShape: [8 * (tilesX + 1)])
+                let scratch = Tensor(zeros: [8 * inputRowLength])
                 for c in channels { for r in rows {
                     transformInputRow(x, channel: c, tileRow: r, into: vp + c * tiles + (r - rows.lowerBound) * tilesX,
                                       stride: vStride, scratch: scratch.storage.base)
@@ -130,7 +138,7 @@ struct WinogradConv3x3 {
             let tiles = rows.count * tilesX
             let vStride = Self.elementStride(channels: cin, tiles: tiles), mStride = Self.elementStride(channels: cout, tiles: tiles)
             Parallel.forRanges(cin + cout, grain: 1) { channels in
-                let scratch = Tensor(uninitializedShape: [8 * (tilesX + 1)])
+                let scratch = Tensor(zeros: [8 * inputRowLength])
                 for c in channels { for r in rows {
                     let offset = (r - rows.lowerBound) * tilesX
                     if c < cin {
@@ -213,7 +221,7 @@ struct WinogradConv3x3 {
     private func transformInputRow(_ x: UnsafePointer<Float>, channel c: Int, tileRow r: Int,
                                    into v: UnsafeMutablePointer<Float>, stride: Int,
                                    scratch: UnsafeMutablePointer<Float>) {
-        let s = r / tilesY, ty = r % tilesY, count = tilesX + 1
+        let s = r / tilesY, ty = r % tilesY, count = inputRowLength
         let plane = x + (s * channelsIn + c) * height * width
         let even = scratch, odd = scratch + 4 * count
         for u in 0..<4 {
@@ -222,24 +230,24 @@ struct WinogradConv3x3 {
             if iy < 0 || iy >= height {
                 e.update(repeating: 0, count: count); o.update(repeating: 0, count: count)
             } else {
-                splitColumns(plane + iy * width, width: width, pad: padX, even: e, odd: o, count: count)
+                splitColumns(plane + iy * width, width: width, pad: padX, even: e, odd: o, count: tilesX + 1)
             }
         }
         // Rows: t0 = d0 − d2, t1 = d1 + d2, t2 = d2 − d1, t3 = d1 − d3, in place over the scratch.
         for side in 0..<2 {
             let d0 = scratch + side * 4 * count, d1 = d0 + count, d2 = d1 + count, d3 = d2 + count
-            for j in 0..<count {
-                let (a, b, c2, d) = (d0[j], d1[j], d2[j], d3[j])
-                d0[j] = a - c2; d1[j] = b + c2; d2[j] = c2 - b; d3[j] = b - d
+            forVectors(count) { j, _ in
+                let a = load(d0 + j), b = load(d1 + j), c2 = load(d2 + j), d = load(d3 + j)
+                store(a - c2, d0 + j); store(b + c2, d1 + j); store(c2 - b, d2 + j); store(b - d, d3 + j)
             }
         }
         // Columns of row u: V[u,0] = E[j] − E[j+1], V[u,1] = O[j] + E[j+1], V[u,2] = E[j+1] − O[j], V[u,3] = O[j] − O[j+1].
         for u in 0..<4 {
             let e = even + u * count, o = odd + u * count
             let v0 = v + (4 * u) * stride, v1 = v0 + stride, v2 = v1 + stride, v3 = v2 + stride
-            for j in 0..<tilesX {
-                let (e0, e1, o0, o1) = (e[j], e[j + 1], o[j], o[j + 1])
-                v0[j] = e0 - e1; v1[j] = o0 + e1; v2[j] = e1 - o0; v3[j] = o0 - o1
+            forVectors(tilesX) { j, k in
+                let e0 = load(e + j), e1 = load(e + j + 1), o0 = load(o + j), o1 = load(o + j + 1)
+                store(e0 - e1, v0 + j, k); store(o0 + e1, v1 + j, k); store(e1 - o0, v2 + j, k); store(o0 - o1, v3 + j, k)
             }
         }
     }
@@ -266,14 +274,14 @@ struct WinogradConv3x3 {
         let m0 = m, m1 = m0 + stride, m2 = m1 + stride, m3 = m2 + stride, m4 = m3 + stride, m5 = m4 + stride
         let m6 = m5 + stride, m7 = m6 + stride, m8 = m7 + stride, m9 = m8 + stride, m10 = m9 + stride
         let m11 = m10 + stride, m12 = m11 + stride, m13 = m12 + stride, m14 = m13 + stride, m15 = m14 + stride
-        for j in 0..<tilesX {
+        forVectors(tilesX) { j, k in
             // Rows: s0 = M0 + M1 + M2, s1 = M1 − M2 − M3 (M_u the u-th row of 4); then the same on columns.
-            let s00 = m0[j] + m4[j] + m8[j], s01 = m1[j] + m5[j] + m9[j]
-            let s02 = m2[j] + m6[j] + m10[j], s03 = m3[j] + m7[j] + m11[j]
-            let s10 = m4[j] - m8[j] - m12[j], s11 = m5[j] - m9[j] - m13[j]
-            let s12 = m6[j] - m10[j] - m14[j], s13 = m7[j] - m11[j] - m15[j]
-            y00[j] = s00 + s01 + s02 + bias; y01[j] = s01 - s02 - s03 + bias
-            y10[j] = s10 + s11 + s12 + bias; y11[j] = s11 - s12 - s13 + bias
+            let s00 = load(m0 + j, k) + load(m4 + j, k) + load(m8 + j, k), s01 = load(m1 + j, k) + load(m5 + j, k) + load(m9 + j, k)
+            let s02 = load(m2 + j, k) + load(m6 + j, k) + load(m10 + j, k), s03 = load(m3 + j, k) + load(m7 + j, k) + load(m11 + j, k)
+            let s10 = load(m4 + j, k) - load(m8 + j, k) - load(m12 + j, k), s11 = load(m5 + j, k) - load(m9 + j, k) - load(m13 + j, k)
+            let s12 = load(m6 + j, k) - load(m10 + j, k) - load(m14 + j, k), s13 = load(m7 + j, k) - load(m11 + j, k) - load(m15 + j, k)
+            store(s00 + s01 + s02 + bias, y00 + j, k); store(s01 - s02 - s03 + bias, y01 + j, k)
+            store(s10 + s11 + s12 + bias, y10 + j, k); store(s11 - s12 - s13 + bias, y11 + j, k)
         }
         let plane = out + (s * channelsOut + c) * outHeight * outWidth
         let pairs = outWidth / 2, oddTail = outWidth % 2 == 1
@@ -312,14 +320,34 @@ struct WinogradConv3x3 {
         let d0 = dm, d1 = d0 + stride, d2 = d1 + stride, d3 = d2 + stride, d4 = d3 + stride, d5 = d4 + stride
         let d6 = d5 + stride, d7 = d6 + stride, d8 = d7 + stride, d9 = d8 + stride, d10 = d9 + stride
         let d11 = d10 + stride, d12 = d11 + stride, d13 = d12 + stride, d14 = d13 + stride, d15 = d14 + stride
-        for j in 0..<tilesX {
+        forVectors(tilesX) { j, k in
             // Rows (p, q)_u = (y0, y0 + y1, y0 − y1, −y1) over a; then each row (p, q) → (p, p + q, p − q, −q).
-            let p0 = y00[j], q0 = y01[j], p1 = y00[j] + y10[j], q1 = y01[j] + y11[j]
-            let p2 = y00[j] - y10[j], q2 = y01[j] - y11[j], p3 = -y10[j], q3 = -y11[j]
-            d0[j] = p0; d1[j] = p0 + q0; d2[j] = p0 - q0; d3[j] = -q0
-            d4[j] = p1; d5[j] = p1 + q1; d6[j] = p1 - q1; d7[j] = -q1
-            d8[j] = p2; d9[j] = p2 + q2; d10[j] = p2 - q2; d11[j] = -q2
-            d12[j] = p3; d13[j] = p3 + q3; d14[j] = p3 - q3; d15[j] = -q3
+            let a0 = load(y00 + j, k), b0 = load(y01 + j, k), a1 = load(y10 + j, k), b1 = load(y11 + j, k)
+            func row(_ u: Int, _ p: FloatVector, _ q: FloatVector) {
+                let base = dm + 4 * u * stride + j
+                store(p, base, k); store(p + q, base + stride, k); store(p - q, base + 2 * stride, k); store(-q, base + 3 * stride, k)
+            }
+            row(0, a0, b0); row(1, a0 + a1, b0 + b1); row(2, a0 - a1, b0 - b1); row(3, -a1, -b1)
         }
     }
+}
+
+/// Calls `body(j, k)` for j = 0, 16, 32, … < count with k = min(16, count − j) lanes.
+@inline(__always)
+private func forVectors(_ count: Int, _ body: (Int, Int) -> Void) {
+    var j = 0
+    while j < count {
+        body(j, min(FloatVector.scalarCount, count - j))
+        j += FloatVector.scalarCount
+    }
+}
+
+@inline(__always) private func load(_ p: UnsafePointer<Float>, _ k: Int = FloatVector.scalarCount) -> FloatVector {
+    VectorMath.load(p, count: k)
+}
+@inline(__always) private func load(_ p: UnsafeMutablePointer<Float>, _ k: Int = FloatVector.scalarCount) -> FloatVector {
+    VectorMath.load(p, count: k)
+}
+@inline(__always) private func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>, _ k: Int = FloatVector.scalarCount) {
+    VectorMath.store(v, p, count: k)
 }
