@@ -38,15 +38,9 @@ public final class Attention: Module {
         let tokens = views == 1 ? x : x.reshaped([b, n, c])
         let source = context ?? tokens
         precondition(source.rank == 3 && source.shape[0] == b, "Attention: context \(source.shape) for queries \(tokens.shape)")
-        let q = splitHeads(toQ(tokens)), k = splitHeads(toK(source)), v = splitHeads(toV(source))
-        let y = attention(q, k, v)                          // [B, H, N, D]
-            .permuted([0, 2, 1, 3]).reshaped([b, n, heads * headDimension])
+        let y = attention(toQ(tokens), toK(source), toV(source), heads: heads)   // [B, N, H·D]
         let out = toOut(y)
         return views == 1 ? out : out.reshaped([b * views, n / views, c])
     }
-
-    /// [B, N, H·D] → [B, H, N, D].
-    private func splitHeads(_ t: Tensor) -> Tensor {
-        t.reshaped([t.shape[0], t.shape[1], heads, headDimension]).permuted([0, 2, 1, 3])
-    }
 }
+

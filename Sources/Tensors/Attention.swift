@@ -27,21 +27,61 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float? = nil
     precondition(v.shape[v.rank - 2] == geometry.nk, "attention: k has \(geometry.nk) keys but v is \(v.shape)")
     precondition(geometry.nk > 0, "attention over zero keys")
 
-    let out = Tensor(uninitializedShape: batchShape + [geometry.nq, geometry.dv])
-    let lse = Tensor(uninitializedShape: [geometry.batch * geometry.nq])
-    geometry.forward(q.storage.base, k.storage.base, v.storage.base, out: out.storage.base, lse: lse.storage.base)
-    let output = out
-    return out.recorded(q, k, v) { g in
-        let tape = Tape.shared
-        geometry.backward(q.storage.base, k.storage.base, v.storage.base, out: output.storage.base, lse: lse.storage.base,
-                          dOut: g, dq: tape.gradientBuffer(q.gradSlot), dk: tape.gradientBuffer(k.gradSlot),
-                          dv: tape.gradientBuffer(v.gradSlot))
-    }
+    return geometry.run(q, k, v, outShape: batchShape + [geometry.nq, geometry.dv])
+}
+
+/// Multi-head attention on tokens laid out [B, N, H·D] (heads side by side in each token, as a
+/// linear layer writes them): the same as splitting heads to [B, H, N, D], `attention`, and
+/// merging back, without the four permutes and their gradients — each head is read and written
+/// in place with a row stride of H·D.
+///
+/// q is [B, Nq, H·D], k is [B, Nk, H·D], v is [B, Nk, H·Dv]; the result is [B, Nq, H·Dv].
+public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, scale: Float? = nil) -> Tensor {
+    precondition(q.rank == 3 && k.rank == 3 && v.rank == 3 && heads > 0,
+                 "attention(heads:) needs q, k, v of shape [B, N, H·D], got \(q.shape), \(k.shape), \(v.shape)")
+    precondition(k.shape[0] == q.shape[0] && v.shape[0] == q.shape[0],
+                 "attention batch sizes differ: q \(q.shape), k \(k.shape), v \(v.shape)")
+    precondition(q.shape[2] % heads == 0 && v.shape[2] % heads == 0,
+                 "attention: \(heads) heads do not divide q \(q.shape) or v \(v.shape)")
+    let d = q.shape[2] / heads
+    let geometry = AttentionGeometry(batch: q.shape[0] * heads, nq: q.shape[1], nk: k.shape[1], d: d,
+                                     dv: v.shape[2] / heads, scale: scale ?? 1 / Float(d).squareRoot(), heads: heads)
+    precondition(k.shape[2] == q.shape[2], "attention: q is \(q.shape) but k is \(k.shape)")
+    precondition(v.shape[1] == geometry.nk, "attention: k has \(geometry.nk) keys but v is \(v.shape)")
+    precondition(geometry.nk > 0, "attention over zero keys")
+    return geometry.run(q, k, v, outShape: [q.shape[0], geometry.nq, v.shape[2]])
+}
+
+extension AttentionGeometry {
+    /// Forward, and the backward recorded on the tape.
+    func run(_ q: Tensor, _ k: Tensor, _ v: Tensor, outShape: [Int]) -> Tensor {
+        let geometry = self
+        let out = Tensor(uninitializedShape: outShape)
+        let lse = Tensor(uninitializedShape: [batch * nq])
+        forward(q.storage.base, k.storage.base, v.storage.base, out: out.storage.base, lse: lse.storage.base)
+        let output = out
+        return out.recorded(q, k, v) { g in
+            let tape = Tape.shared
+            geometry.backward(q.storage.base, k.storage.base, v.storage.base, out: output.storage.base, lse: lse.storage.base,
+                              dOut: g, dq: tape.gradientBuffer(q.gradSlot), dk: tape.gradientBuffer(k.gradSlot),
+                              dv: tape.gradientBuffer(v.gradSlot))
+        }
+        }
 }
 
 struct AttentionGeometry {
+    /// Slices (batch·heads), their query and key counts, and head widths.
     let batch, nq, nk, d, dv: Int
     let scale: Float
+    /// Slices interleaved per token: 1 for [slices, N, D]; H for [B, N, H, D], where slice
+    /// b = batch·H + head.
+    var heads = 1
+
+    /// Offset of row `row` of slice b in a tensor of rows of `width` per head.
+    @inline(__always)
+    func rowOffset(_ b: Int, _ row: Int, rows n: Int, width: Int) -> Int {
+        ((b / heads * n + row) * heads + b % heads) * width
+    }
     // A 256 × 512 score tile is 512 KB, two of them (backward) fit the 2 MB L2 per core; GEMMs
     // of this size run OpenBLAS near its large-matrix speed, where 128 × 256 tiles lost ~10%
     // to per-call overhead and re-packing K and V for every query block.
@@ -68,15 +108,15 @@ struct AttentionGeometry {
                               _ lse: UnsafeMutablePointer<Float>, scores s: UnsafeMutablePointer<Float>,
                               rowMax m: UnsafeMutablePointer<Float>, rowSum l: UnsafeMutablePointer<Float>) {
         let q0 = qb * Self.queryBlock, rows = min(Self.queryBlock, nq - q0), ldS = Self.keyBlock
-        let qi = q + (b * nq + q0) * d, oi = out + (b * nq + q0) * dv
-        let kb = k + b * nk * d, vb = v + b * nk * dv
-        oi.update(repeating: 0, count: rows * dv)
+        let ldq = heads * d, ldv = heads * dv
+        let qi = q + rowOffset(b, q0, rows: nq, width: d), oi = out + rowOffset(b, q0, rows: nq, width: dv)
+        for r in 0..<rows { (oi + r * ldv).update(repeating: 0, count: dv) }
         m.update(repeating: -.infinity, count: rows)
         l.update(repeating: 0, count: rows)
         for kbI in 0..<keyBlocks {
             let k0 = kbI * Self.keyBlock, cols = min(Self.keyBlock, nk - k0)
-            BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
-                       b: kb + k0 * d, ldb: d, beta: 0, c: s, ldc: ldS)
+            BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: ldq,
+                       b: k + rowOffset(b, k0, rows: nk, width: d), ldb: ldq, beta: 0, c: s, ldc: ldS)
             for r in 0..<rows {
                 let row = s + r * ldS
                 let newMax = max(m[r], vectorMax(row, cols))
@@ -84,15 +124,15 @@ struct AttentionGeometry {
                 l[r] = l[r] * correction + expShiftedInPlace(row, cols, shift: newMax)
                 m[r] = newMax
                 if correction != 1 {
-                    let o = oi + r * dv
+                    let o = oi + r * ldv
                     for c in 0..<dv { o[c] *= correction }
                 }
             }
-            BLAS.sgemmOnThisThread(transA: false, transB: false, m: rows, n: dv, k: cols, a: s, lda: ldS, b: vb + k0 * dv, ldb: dv,
-                       beta: 1, c: oi, ldc: dv)
+            BLAS.sgemmOnThisThread(transA: false, transB: false, m: rows, n: dv, k: cols, a: s, lda: ldS,
+                                   b: v + rowOffset(b, k0, rows: nk, width: dv), ldb: ldv, beta: 1, c: oi, ldc: ldv)
         }
         for r in 0..<rows {
-            let inv = 1 / l[r], o = oi + r * dv
+            let inv = 1 / l[r], o = oi + r * ldv
             for c in 0..<dv { o[c] *= inv }
             lse[b * nq + q0 + r] = m[r] + Foundation.log(l[r])
         }
@@ -106,7 +146,10 @@ struct AttentionGeometry {
         let delta = Tensor(uninitializedShape: [batch * nq])
         let dp = delta.storage.base, dv = self.dv
         Parallel.forRanges(batch * nq, grain: max(1, 16_384 / max(dv, 1))) { range in
-            for r in range { dp[r] = simdDot(dOut + r * dv, out + r * dv, dv) }
+            for r in range {
+                let offset = rowOffset(r / nq, r % nq, rows: nq, width: dv)
+                dp[r] = simdDot(dOut + offset, out + offset, dv)
+            }
         }
         let tile = Self.queryBlock * Self.keyBlock
         if batch >= Parallel.threads || Parallel.threads == 1 {
@@ -159,10 +202,12 @@ struct AttentionGeometry {
         let ld = Self.keyBlock, ds = p + Self.queryBlock * Self.keyBlock
         let k0 = kbI * Self.keyBlock, cols = min(Self.keyBlock, nk - k0)
         let q0 = qbI * Self.queryBlock, rows = min(Self.queryBlock, nq - q0)
-        let qi = q + (b * nq + q0) * d, gi = dOut + (b * nq + q0) * dv
-        let kj = k + (b * nk + k0) * d, vj = v + (b * nk + k0) * dv
-        BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: d,
-                   b: kj, ldb: d, beta: 0, c: p, ldc: ld)
+        let ldq = heads * d, ldv = heads * dv
+        let qOffset = rowOffset(b, q0, rows: nq, width: d), kOffset = rowOffset(b, k0, rows: nk, width: d)
+        let qi = q + qOffset, gi = dOut + rowOffset(b, q0, rows: nq, width: dv)
+        let kj = k + kOffset, vOffset = rowOffset(b, k0, rows: nk, width: dv), vj = v + vOffset
+        BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: ldq,
+                   b: kj, ldb: ldq, beta: 0, c: p, ldc: ld)
         let needsDS = dq != nil || dk != nil
         for r in 0..<rows {
             _ = expShiftedInPlace(p + r * ld, cols, shift: lse[b * nq + q0 + r])
@@ -171,12 +216,12 @@ struct AttentionGeometry {
             if needsDS { (ds + r * ld).update(repeating: -delta[b * nq + q0 + r], count: cols) }
         }
         if let dvGrad {  // dV_j += Pᵀ·dO_i
-            BLAS.sgemmOnThisThread(transA: true, transB: false, m: cols, n: dv, k: rows, a: p, lda: ld, b: gi, ldb: dv,
-                       beta: 1, c: dvGrad + (b * nk + k0) * dv, ldc: dv)
+            BLAS.sgemmOnThisThread(transA: true, transB: false, m: cols, n: dv, k: rows, a: p, lda: ld, b: gi, ldb: ldv,
+                       beta: 1, c: dvGrad + vOffset, ldc: ldv)
         }
         guard needsDS else { return }
         // dP − D = dO_i·V_jᵀ − D, then dS = P∘(dP − D)
-        BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: dv, a: gi, lda: dv, b: vj, ldb: dv,
+        BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: dv, a: gi, lda: ldv, b: vj, ldb: ldv,
                    beta: 1, c: ds, ldc: ld)
         for r in 0..<rows {
             let pr = p + r * ld, dr = ds + r * ld
@@ -184,11 +229,11 @@ struct AttentionGeometry {
         }
         if let dq {  // dQ_i += scale·dS·K_j
             BLAS.sgemmOnThisThread(transA: false, transB: false, m: rows, n: d, k: cols, alpha: scale, a: ds, lda: ld,
-                       b: kj, ldb: d, beta: 1, c: dq + (b * nq + q0) * d, ldc: d)
+                       b: kj, ldb: ldq, beta: 1, c: dq + qOffset, ldc: ldq)
         }
         if let dk {  // dK_j += scale·dSᵀ·Q_i
             BLAS.sgemmOnThisThread(transA: true, transB: false, m: cols, n: d, k: rows, alpha: scale, a: ds, lda: ld,
-                       b: qi, ldb: d, beta: 1, c: dk + (b * nk + k0) * d, ldc: d)
+                       b: qi, ldb: ldq, beta: 1, c: dk + kOffset, ldc: ldq)
         }
     }
 }

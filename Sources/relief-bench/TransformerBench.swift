@@ -75,7 +75,6 @@ struct TransformerProfile {
         let (b, n, d, h) = (batch, sequence, width, heads)
         let x = Tensor.normal([b, n, d], rng: &rng)
         let w = Tensor.normal([d, d], std: 0.02, rng: &rng), w4 = Tensor.normal([4 * d, d], std: 0.02, rng: &rng)
-        let q = Tensor.normal([b, h, n, d / h], rng: &rng)
         let wide = Tensor.normal([b, n, 4 * d], rng: &rng)
         let gain = Tensor(repeating: 1, shape: [d]), shift = Tensor(zeros: [d])
 
@@ -98,9 +97,7 @@ struct TransformerProfile {
         var sum = 0.0
         sum += measure("linear d→d (q, k, v, out) ×4", perBlock: 4, { matmul($0[0], $0[1], transposeB: true) }, [x, w])
         sum += measure("linear d→4d and 4d→d ×2", perBlock: 2, { matmul($0[0], $0[1], transposeB: true) }, [x, w4])
-        sum += measure("attention core (flash) ×1", perBlock: 1, { attention($0[0], $0[1], $0[2]) }, [q, q, q])
-        sum += measure("head split/merge permutes ×4", perBlock: 4,
-                       { $0[0].reshaped([b, n, h, d / h]).permuted([0, 2, 1, 3]) }, [x])
+        sum += measure("attention core (flash) ×1", perBlock: 1, { attention($0[0], $0[1], $0[2], heads: h) }, [x, x, x])
         sum += measure("layerNorm ×2", perBlock: 2, { layerNorm($0[0], weight: $0[1], bias: $0[2]) }, [x, gain, shift])
         sum += measure("gelu on 4d ×1", perBlock: 1, { gelu($0[0]) }, [wide])
         sum += measure("bias adds + residual adds", perBlock: 1, { $0[0] + $0[1] }, [wide, Tensor(zeros: [4 * d])])
