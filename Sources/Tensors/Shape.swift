@@ -1,16 +1,17 @@
-/// Shape ops: views and copies that move elements without computing on them. Each records a
-/// backward that routes the gradient back to where the element came from.
+/// Shape ops: views and copies that move elements without computing on them. Each routes the
+/// gradient back to where the element came from: copies by a recorded backward, `reshaped` by
+/// sharing its source's gradient slot.
 
 extension Tensor {
     /// The same elements under another shape, sharing storage. One dimension may be -1, inferred
     /// from the element count.
     public func reshaped(_ newShape: [Int]) -> Tensor {
         let resolved = resolveShape(newShape, count: count)
-        let out = Tensor(shape: resolved, storage: storage)
-        let n = count, source = self
-        return out.recorded(source) { g in
-            if let ga = Tape.shared.gradientBuffer(source.gradSlot) { addGradient(g, into: ga, count: n) }
-        }
+        var out = Tensor(shape: resolved, storage: storage)
+        // Same elements, same order: the view shares the source's gradient slot, so its
+        // consumers accumulate straight into the source's gradient (no record, no copy).
+        if isTracked { out.gradSlot = gradSlot }
+        return out
     }
 
     /// Axes reordered: output axis i is input axis `axes[i]` (as `torch.permute`).
