@@ -51,9 +51,10 @@ struct GELU: PointwiseFunction {
     }
     /// Φ(x) + x·φ(x).
     @inline(__always) func gradient(_ x: FloatVector, _ y: FloatVector, _ g: FloatVector) -> FloatVector {
-        let cdf = 0.5 * (1 + VectorMath.erf(x * GELU.invSqrt2))
-        let pdf = VectorMath.exp(x * x * -0.5) * GELU.invSqrt2Pi
-        return g * (cdf + x * pdf)
+        // One exponential for both: erf(x/√2) needs e^(−x²/2), which is √(2π)·φ(x).
+        let e = VectorMath.exp(x * x * -0.5)
+        let cdf = 0.5 * (1 + VectorMath.erf(x * GELU.invSqrt2, expOfMinusSquare: e))
+        return g * (cdf + x * e * GELU.invSqrt2Pi)
     }
 }
 

@@ -101,12 +101,18 @@ public enum VectorMath {
     @inline(__always)
     public static func erf(_ x: FloatVector) -> FloatVector {
         let a = abs(x)
-        let t = 1 / (a * 0.327_591_1 + 1)
+        return erf(x, expOfMinusSquare: exp(-(a * a)))
+    }
+
+    /// erf(x) given e^(−x²), for callers that need that exponential themselves (GELU's gradient).
+    @inline(__always)
+    public static func erf(_ x: FloatVector, expOfMinusSquare e: FloatVector) -> FloatVector {
+        let t = 1 / (abs(x) * 0.327_591_1 + 1)
         var p: FloatVector = t * 1.061_405_429 - 1.453_152_027
         p = p * t + 1.421_413_741
         p = p * t - 0.284_496_736
         p = p * t + 0.254_829_592
-        let r = 1 - p * t * exp(-(a * a))
+        let r = 1 - p * t * e
         return r.replacing(with: -r, where: x .< 0)
     }
 
