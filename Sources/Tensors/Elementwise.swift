@@ -26,19 +26,20 @@ enum PointwiseKernels {
 
     /// gx += f.gradient(x, y, g).
     static func backward<F: PointwiseFunction>(_ f: F, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                                               g: UnsafePointer<Float>, into gx: UnsafeMutablePointer<Float>, count: Int) {
+                                               g: UnsafePointer<Float>, into gx: UnsafeMutablePointer<Float>, count: Int,
+                                               accumulate: Bool = true) {
         Parallel.forRanges(count, grain: grain) { r in
             let w = VectorMath.width
             var i = r.lowerBound
             while i + w <= r.upperBound {
                 let d = f.gradient(VectorMath.load(x + i), VectorMath.load(y + i), VectorMath.load(g + i))
-                VectorMath.store(VectorMath.load(gx + i) + d, gx + i)
+                VectorMath.store(accumulate ? VectorMath.load(gx + i) + d : d, gx + i)
                 i += w
             }
             let n = r.upperBound - i
             if n > 0 {
                 let d = f.gradient(VectorMath.load(x + i, count: n), VectorMath.load(y + i, count: n), VectorMath.load(g + i, count: n))
-                VectorMath.store(VectorMath.load(gx + i, count: n) + d, gx + i, count: n)
+                VectorMath.store(accumulate ? VectorMath.load(gx + i, count: n) + d : d, gx + i, count: n)
             }
         }
     }
@@ -51,8 +52,9 @@ extension Tensor {
         PointwiseKernels.forward(f, storage.base, out.storage.base, count: count)
         let x = self
         return out.recorded(x) { [out] g in
-            if let gx = Tape.shared.gradientBuffer(x.gradSlot) {
-                PointwiseKernels.backward(f, x: x.storage.base, y: out.storage.base, g: g, into: gx, count: x.count)
+            if let (gx, accumulate) = Tape.shared.gradientDestination(x.gradSlot) {
+                PointwiseKernels.backward(f, x: x.storage.base, y: out.storage.base, g: g, into: gx, count: x.count,
+                                          accumulate: accumulate)
             }
         }
     }
@@ -85,13 +87,30 @@ struct Minimum: VectorBinaryFunction {
 }
 
 /// gx (shape `shape`) += scale · (g of shape `outShape`, summed over broadcast dimensions).
-func accumulateReduced(_ g: UnsafePointer<Float>, outShape: [Int], into gx: UnsafeMutablePointer<Float>, shape: [Int], scale: Float) {
+func accumulateReduced(_ g: UnsafePointer<Float>, outShape: [Int], into gx: UnsafeMutablePointer<Float>, shape: [Int], scale: Float,
+                       accumulate: Bool = true) {
     let n = elementCount(outShape)
     if elementCount(shape) == n {
-        BinaryKernels.apply(AddScaled(scale: scale), count: n, gx, 1, g, 1, gx)
+        if accumulate {
+            BinaryKernels.apply(AddScaled(scale: scale), count: n, gx, 1, g, 1, gx)
+        } else {
+            BinaryKernels.apply(ScaledSecond(scale: scale), count: n, g, 1, g, 1, gx)
+        }
     } else {
-        Reduction.sum(g, shape: outShape, to: shape, into: gx, scale: Double(scale), accumulate: true)
+        Reduction.sum(g, shape: outShape, to: shape, into: gx, scale: Double(scale), accumulate: accumulate)
     }
+}
+
+/// scale·b (the first operand ignored): a scaled copy through the binary kernels.
+struct ScaledSecond: VectorBinaryFunction {
+    let scale: Float
+    @inline(__always) func callAsFunction(_ a: FloatVector, _ b: FloatVector) -> FloatVector { b * scale }
+}
+
+/// Routes g (of shape `outShape`) into the gradient of `input`, summed over broadcast axes.
+func routeGradient(_ g: UnsafePointer<Float>, outShape: [Int], to input: Tensor, scale: Float = 1) {
+    guard let (gx, accumulate) = Tape.shared.gradientDestination(input.gradSlot) else { return }
+    accumulateReduced(g, outShape: outShape, into: gx, shape: input.shape, scale: scale, accumulate: accumulate)
 }
 
 /// The forward of a broadcasting binary op.
@@ -123,8 +142,8 @@ extension Tensor {
         let out = broadcasting(Add(), a, b)
         let s = out.shape
         return out.recorded(a, b) { g in
-            if let ga = Tape.shared.gradientBuffer(a.gradSlot) { accumulateReduced(g, outShape: s, into: ga, shape: a.shape, scale: 1) }
-            if let gb = Tape.shared.gradientBuffer(b.gradSlot) { accumulateReduced(g, outShape: s, into: gb, shape: b.shape, scale: 1) }
+            routeGradient(g, outShape: s, to: a)
+            routeGradient(g, outShape: s, to: b)
         }
     }
 
@@ -132,8 +151,8 @@ extension Tensor {
         let out = broadcasting(Subtract(), a, b)
         let s = out.shape
         return out.recorded(a, b) { g in
-            if let ga = Tape.shared.gradientBuffer(a.gradSlot) { accumulateReduced(g, outShape: s, into: ga, shape: a.shape, scale: 1) }
-            if let gb = Tape.shared.gradientBuffer(b.gradSlot) { accumulateReduced(g, outShape: s, into: gb, shape: b.shape, scale: -1) }
+            routeGradient(g, outShape: s, to: a)
+            routeGradient(g, outShape: s, to: b, scale: -1)
         }
     }
 

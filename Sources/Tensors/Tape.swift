@@ -65,6 +65,19 @@ public final class Tape: @unchecked Sendable {
         return s.base
     }
 
+    /// Where an op puts the gradient of `slot`, and whether it must add to it. On the first
+    /// write to a transient slot the buffer is fresh — uninitialised, `accumulate` false — and the
+    /// op must store every element: a store instead of a zero fill followed by a read-add.
+    public func gradientDestination(_ slot: GradSlot) -> (buffer: UnsafeMutablePointer<Float>, accumulate: Bool)? {
+        guard isLive(slot) else { return nil }
+        if slot.generation == 0 { return (persistent[Int(slot.index)], true) }
+        let i = Int(slot.index)
+        if let s = transient[i] { return (s.base, true) }
+        let s = TensorStorage(uninitializedCount: transientCounts[i])
+        transient[i] = s
+        return (s.base, false)
+    }
+
     /// The accumulated gradient of a tracked tensor after `backward`, or nil if none flowed.
     public func gradient(of t: Tensor) -> Tensor? {
         guard isLive(t.gradSlot) else { return nil }
