@@ -1,4 +1,5 @@
-/// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d`) by im2col + sgemm.
+/// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d`) by im2col + sgemm;
+/// 3×3 stride-1 convolutions of ≥ 16 channels go to Winograd F(2×2, 3×3) (`WinogradConv3x3`).
 ///
 /// Per sample: columns [Cin·kh·kw, Ho·Wo] = im2col(x), out = W[Cout, Cin·kh·kw]·columns.
 /// 1×1 stride-1 unpadded convolutions skip im2col (the input already is the column matrix);

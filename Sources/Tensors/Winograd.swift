@@ -129,6 +129,7 @@ struct WinogradConv3x3 {
 
     /// dw += Gᵀ (Σ_panels dM[e]·V[e]ᵀ) G, with dM = A dY Aᵀ.
     private func filterGradient(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into dw: UnsafeMutablePointer<Float>) {
+        guard tileRows > 0 else { return }  // an empty batch adds nothing
         let (cin, cout) = (channelsIn, channelsOut)
         let capacity = rowsPerPanel * tilesX
         let v = Self.panelBuffer(channels: cin, capacity: capacity), dm = Self.panelBuffer(channels: cout, capacity: capacity)
@@ -317,9 +318,6 @@ struct WinogradConv3x3 {
             splitColumns(plane + oy * outWidth, width: outWidth, pad: 0, even: ev, odd: od, count: tilesX)
         }
         let y00 = y, y01 = y + tilesX, y10 = y + 2 * tilesX, y11 = y + 3 * tilesX
-        let d0 = dm, d1 = d0 + stride, d2 = d1 + stride, d3 = d2 + stride, d4 = d3 + stride, d5 = d4 + stride
-        let d6 = d5 + stride, d7 = d6 + stride, d8 = d7 + stride, d9 = d8 + stride, d10 = d9 + stride
-        let d11 = d10 + stride, d12 = d11 + stride, d13 = d12 + stride, d14 = d13 + stride, d15 = d14 + stride
         forVectors(tilesX) { j, k in
             // Rows (p, q)_u = (y0, y0 + y1, y0 − y1, −y1) over a; then each row (p, q) → (p, p + q, p − q, −q).
             let a0 = load(y00 + j, k), b0 = load(y01 + j, k), a1 = load(y10 + j, k), b1 = load(y11 + j, k)
