@@ -51,7 +51,7 @@ func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padd
         let db = bias.flatMap { tape.gradientBuffer($0.gradSlot) }
         if let winograd {
             winograd.backward(g, x.storage.base, weight.storage.base, dx: dx, dw: dw)
-            geo.backward(g, x.storage.base, weight.storage.base, dx: nil, dw: nil, db: db)
+            if let db { geo.accumulateBiasGradient(g, into: db) }
         } else {
             geo.backward(g, x.storage.base, weight.storage.base, dx: dx, dw: dw, db: db)
         }
@@ -111,14 +111,17 @@ struct ConvGeometry {
                 }
             }
         }
-        if let db {
-            let l = l, cout = cout, n = n
-            Parallel.forRanges(cout, grain: max(1, 32_768 / (n * l))) { channels in
-                for c in channels {
-                    var total: Float = 0
-                    for s in 0..<n { total += simdSum(g + (s * cout + c) * l, l) }
-                    db[c] += total
-                }
+        if let db { accumulateBiasGradient(g, into: db) }
+    }
+
+    /// db[c] += Σ dOut over samples and pixels of channel c.
+    func accumulateBiasGradient(_ g: UnsafePointer<Float>, into db: UnsafeMutablePointer<Float>) {
+        let l = l, cout = cout, n = n
+        Parallel.forRanges(cout, grain: max(1, 32_768 / (n * l))) { channels in
+            for c in channels {
+                var total: Float = 0
+                for s in 0..<n { total += simdSum(g + (s * cout + c) * l, l) }
+                db[c] += total
             }
         }
     }

@@ -42,7 +42,7 @@ struct LoaderBench: ParsableCommand {
             options.shardSize = 8
             options.compression = compression
             let t = Clock.now
-            try DatasetConverter(options).run()
+            _ = try DatasetConverter(options).run()
             let s = Clock.seconds(since: t)
             print(String(format: "convert: %d subjects × %d views %d² → %d² in %.2f s = %.1f subjects/s (%.0f views/s, %d threads)",
                          subjects, views, resolution, store ?? resolution, s, Double(subjects) / s, Double(subjects * views) / s, Parallel.threads))

@@ -53,37 +53,12 @@ struct ResNetBench: ParsableCommand {
                 Tape.shared.reset()
             }
             let total = best * Double(count)
-            print("  " + label.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%7.3f s  (%4.1f%% of step)", total, 100 * total / step))
+            print("  " + label.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: "%7.3f s  (%4.1f%% of step)", total, 100 * total / step))
         }
-        measure("conv3×3 (im2col + GEMM)", count: 2 * blocks, { conv2d($0[0], weight: $0[1], padding: 1) }, [x, w])
-        convGEMMs(count: 2 * blocks, step: step, rng: &rng)
+        measure("conv3×3 (Winograd F(2×2, 3×3))", count: 2 * blocks, { conv2d($0[0], weight: $0[1], padding: 1) }, [x, w])
         measure("groupNorm+SiLU", count: 2 * blocks, { groupNormSiLU($0[0], groups: groups, weight: $0[1], bias: $0[2]) },
                 [x, gain, shift])
         measure("residual add", count: blocks, { $0[0] + $0[1] }, [x, x])
-    }
-
-    /// The three GEMMs of a 3×3 convolution's forward+backward (out = W·cols, dW += dOut·colsᵀ,
-    /// dcols = Wᵀ·dOut) on ready operands: the conv3×3 line minus this is im2col/col2im.
-    private func convGEMMs(count: Int, step: Double, rng: inout Philox) {
-        let (m, k, l) = (channels, channels * 9, size * size)
-        let w = Tensor.normal([m, k], rng: &rng), cols = Tensor.normal([k, l], rng: &rng)
-        let out = Tensor(zeros: [m, l]), dw = Tensor(zeros: [m, k]), dcols = Tensor(zeros: [k, l])
-        var best = Double.infinity
-        for i in 0...2 {
-            let t = Clock.now
-            for _ in 0..<batch {
-                BLAS.sgemm(transA: false, transB: false, m: m, n: l, k: k, a: w.storage.base, lda: k, b: cols.storage.base,
-                           ldb: l, beta: 0, c: out.storage.base, ldc: l)
-                BLAS.sgemm(transA: false, transB: true, m: m, n: k, k: l, a: out.storage.base, lda: l, b: cols.storage.base,
-                           ldb: l, beta: 1, c: dw.storage.base, ldc: k)
-                BLAS.sgemm(transA: true, transB: false, m: k, n: l, k: m, a: w.storage.base, lda: k, b: out.storage.base,
-                           ldb: l, beta: 0, c: dcols.storage.base, ldc: l)
-            }
-            if i > 0 { best = min(best, Clock.seconds(since: t)) }
-        }
-        let total = best * Double(count)
-        print("  " + "  of which its three GEMMs".padding(toLength: 30, withPad: " ", startingAt: 0)
-              + String(format: "%7.3f s  (%4.1f%% of step)", total, 100 * total / step))
     }
 }
 
