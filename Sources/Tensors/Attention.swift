@@ -52,23 +52,6 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, scale: 
     return geometry.run(q, k, v, outShape: [q.shape[0], geometry.nq, v.shape[2]])
 }
 
-extension AttentionGeometry {
-    /// Forward, and the backward recorded on the tape.
-    func run(_ q: Tensor, _ k: Tensor, _ v: Tensor, outShape: [Int]) -> Tensor {
-        let geometry = self
-        let out = Tensor(uninitializedShape: outShape)
-        let lse = Tensor(uninitializedShape: [batch * nq])
-        forward(q.storage.base, k.storage.base, v.storage.base, out: out.storage.base, lse: lse.storage.base)
-        let output = out
-        return out.recorded(q, k, v) { g in
-            let tape = Tape.shared
-            geometry.backward(q.storage.base, k.storage.base, v.storage.base, out: output.storage.base, lse: lse.storage.base,
-                              dOut: g, dq: tape.gradientBuffer(q.gradSlot), dk: tape.gradientBuffer(k.gradSlot),
-                              dv: tape.gradientBuffer(v.gradSlot))
-        }
-        }
-}
-
 struct AttentionGeometry {
     /// Slices (batch·heads), their query and key counts, and head widths.
     let batch, nq, nk, d, dv: Int
@@ -82,9 +65,25 @@ struct AttentionGeometry {
     func rowOffset(_ b: Int, _ row: Int, rows n: Int, width: Int) -> Int {
         ((b / heads * n + row) * heads + b % heads) * width
     }
-    // A 256 × 512 score tile is 512 KB, two of them (backward) fit the 2 MB L2 per core; GEMMs
-    // of this size run OpenBLAS near its large-matrix speed, where 128 × 256 tiles lost ~10%
-    // to per-call overhead and re-packing K and V for every query block.
+
+    /// Forward, and the backward recorded on the tape.
+    func run(_ q: Tensor, _ k: Tensor, _ v: Tensor, outShape: [Int]) -> Tensor {
+        let geometry = self
+        let out = Tensor(uninitializedShape: outShape)
+        let lse = Tensor(uninitializedShape: [batch * nq])
+        forward(q.storage.base, k.storage.base, v.storage.base, out: out.storage.base, lse: lse.storage.base)
+        let output = out
+        return out.recorded(q, k, v) { g in
+            let tape = Tape.shared
+            geometry.backward(q.storage.base, k.storage.base, v.storage.base, out: output.storage.base, lse: lse.storage.base,
+                              dOut: g, dq: tape.gradientBuffer(q.gradSlot), dk: tape.gradientBuffer(k.gradSlot),
+                              dv: tape.gradientBuffer(v.gradSlot))
+        }
+    }
+    // A 256 × 512 score tile is 512 KB, two of them (backward) fit the 2 MB L2 per core. On
+    // 2026-11-22 128 × 256 tiles lost ~10% to per-call overhead and re-packing K and V for every
+    // query block; on 2026-12-02 (heads in place, GEMMs split by Relief) tiles from 128 × 256 to
+    // 512 × 1024 all ran within 5% of each other.
     static let queryBlock = 256
     static let keyBlock = 512
 
