@@ -23,8 +23,7 @@ public final class Linear: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.shape.last == inFeatures, "Linear(\(inFeatures)→\(outFeatures)) got input \(x.shape)")
         let flat = x.rank == 2 ? x : x.reshaped([x.count / inFeatures, inFeatures])
-        var y = matmul(flat, weight.value, transposeB: true)
-        if let bias { y = y + bias.value }
+        let y = affine(flat, weight: weight.value, bias: bias?.value)
         return x.rank == 2 ? y : y.reshaped(Array(x.shape.dropLast()) + [outFeatures])
     }
 }
