@@ -12,7 +12,8 @@ public func affine(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let out = Tensor(uninitializedShape: [rows, features])
     let geometry = GEMMGeometry(batch: 1, m: rows, n: features, k: x.shape[1], aStride: rows * x.shape[1], bStride: 0)
     geometry.forward(x.storage.base, weight.storage.base, out.storage.base, transposeA: false, transposeB: true)
-    addRows(bias.storage.base, to: out.storage.base, rows: rows, width: features)
+    BinaryKernels.apply(Add(), x: out.storage.base, shape: out.shape, y: bias.storage.base, shape: bias.shape,
+                        outShape: out.shape, into: out.storage.base)  // in place: x may be out's own memory
     let shape = out.shape
     return out.recorded(x, weight, bias) { g in
         if rows == 0 { return }
@@ -23,21 +24,5 @@ public func affine(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
             geometry.gradientB(g, x.storage.base, into: gw, accumulate: accumulate, transposeA: false, transposeB: true)
         }
         routeGradient(g, outShape: shape, to: bias)
-    }
-}
-
-/// rows of `out` += `vector`, in place.
-private func addRows(_ vector: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-    Parallel.forRanges(rows, grain: max(1, 32_768 / max(width, 1))) { range in
-        let lanes = VectorMath.width
-        for r in range {
-            let row = out + r * width
-            var c = 0
-            while c < width {
-                let k = min(lanes, width - c)
-                VectorMath.store(VectorMath.load(row + c, count: k) + VectorMath.load(vector + c, count: k), row + c, count: k)
-                c += lanes
-            }
-        }
     }
 }

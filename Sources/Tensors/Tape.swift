@@ -55,14 +55,9 @@ public final class Tape: @unchecked Sendable {
 
     /// The gradient accumulator of `slot`, allocated zeroed on first use; nil for dead slots.
     public func gradientBuffer(_ slot: GradSlot) -> UnsafeMutablePointer<Float>? {
-        guard isLive(slot) else { return nil }
-        if slot.generation == 0 { return persistent[Int(slot.index)] }
-        let i = Int(slot.index)
-        if let s = transient[i] { return s.base }
-        let s = TensorStorage(uninitializedCount: transientCounts[i])
-        s.base.update(repeating: 0, count: s.count)
-        transient[i] = s
-        return s.base
+        guard let (buffer, accumulate) = gradientDestination(slot) else { return nil }
+        if !accumulate { buffer.update(repeating: 0, count: transientCounts[Int(slot.index)]) }
+        return buffer
     }
 
     /// Where an op puts the gradient of `slot`, and whether it must add to it. On the first
