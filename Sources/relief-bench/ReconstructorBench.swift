@@ -126,7 +126,7 @@ struct ReconstructorBench: ParsableCommand {
         }
         guard comm.isRoot else { return }
         // Rank 0 measures alone with its own thread count: the ceiling one rank can reach.
-        let ceiling = GEMMCeiling.measure()
+        let ceiling = GEMMCeiling.measure(seconds: 1).sustained
         func line(_ label: String, _ seconds: Double, _ extra: String = "") {
             print("  " + label.padding(toLength: 30, withPad: " ", startingAt: 0)
                   + String(format: "%8.1f ms  (%4.1f%% of step)", seconds * 1e3, 100 * seconds / best.step) + extra)
