@@ -27,9 +27,11 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // libpng reports errors with longjmp, which Swift cannot catch: a small C codec does.
         .target(name: "CPNGCodec", dependencies: ["CPNG"]),
+        // AVX-512 micro-kernels for attention's narrow products (Swift cannot target AVX-512 per function).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
 
         // core
-        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: fastMath),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"], swiftSettings: fastMath),
         .target(name: "Layers", dependencies: ["Tensors"], swiftSettings: fastMath),
         .target(name: "Optimizers", dependencies: ["Tensors", "Layers"], swiftSettings: fastMath),
         // formats

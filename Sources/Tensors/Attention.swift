@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Scaled dot-product attention softmax(scale·Q·Kᵀ)·V, tiled as FlashAttention-2.
@@ -92,19 +93,22 @@ struct AttentionGeometry {
 
     func forward(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
                  out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
+        let keys = usesMicroKernels ? TransposedSlices(k, geometry: self, rows: nk, width: d) : nil
         let items = batch * queryBlocks
         Parallel.forRanges(items, grain: 1) { range in
             let scratch = Tensor(uninitializedShape: [Self.queryBlock * Self.keyBlock + 2 * Self.queryBlock])
             let s = scratch.storage.base, m = s + Self.queryBlock * Self.keyBlock, l = m + Self.queryBlock
             for item in range {
-                forwardBlock(item / queryBlocks, item % queryBlocks, q, k, v, out, lse, scores: s, rowMax: m, rowSum: l)
+                forwardBlock(item / queryBlocks, item % queryBlocks, q, k, v, out, lse, keys: keys,
+                             scores: s, rowMax: m, rowSum: l)
             }
         }
+        withExtendedLifetime(keys) {}
     }
 
     private func forwardBlock(_ b: Int, _ qb: Int, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>,
                               _ v: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                              _ lse: UnsafeMutablePointer<Float>, scores s: UnsafeMutablePointer<Float>,
+                              _ lse: UnsafeMutablePointer<Float>, keys: TransposedSlices?, scores s: UnsafeMutablePointer<Float>,
                               rowMax m: UnsafeMutablePointer<Float>, rowSum l: UnsafeMutablePointer<Float>) {
         let q0 = qb * Self.queryBlock, rows = min(Self.queryBlock, nq - q0), ldS = Self.keyBlock
         let ldq = heads * d, ldv = heads * dv
@@ -114,8 +118,8 @@ struct AttentionGeometry {
         l.update(repeating: 0, count: rows)
         for kbI in 0..<keyBlocks {
             let k0 = kbI * Self.keyBlock, cols = min(Self.keyBlock, nk - k0)
-            BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: ldq,
-                       b: k + rowOffset(b, k0, rows: nk, width: d), ldb: ldq, beta: 0, c: s, ldc: ldS)
+            let kj = k + rowOffset(b, k0, rows: nk, width: d), vj = v + rowOffset(b, k0, rows: nk, width: dv)
+            timesTransposed(rows: rows, cols: cols, depth: d, alpha: scale, qi, ldq, keys, b, k0, kj, ldq, into: s, ldS)
             for r in 0..<rows {
                 let row = s + r * ldS
                 let newMax = max(m[r], vectorMax(row, cols))
@@ -127,8 +131,7 @@ struct AttentionGeometry {
                     for c in 0..<dv { o[c] *= correction }
                 }
             }
-            BLAS.sgemmOnThisThread(transA: false, transB: false, m: rows, n: dv, k: cols, a: s, lda: ldS,
-                                   b: v + rowOffset(b, k0, rows: nk, width: dv), ldb: ldv, beta: 1, c: oi, ldc: ldv)
+            accumulateProduct(m: rows, width: dv, depth: cols, s, ldS, transposed: false, vj, ldv, into: oi, ldv)
         }
         for r in 0..<rows {
             let inv = 1 / l[r], o = oi + r * ldv
@@ -150,6 +153,10 @@ struct AttentionGeometry {
                 dp[r] = simdDot(dOut + offset, out + offset, dv)
             }
         }
+        let packed = usesMicroKernels && (dq != nil || dk != nil)
+        let keys = packed ? TransposedSlices(k, geometry: self, rows: nk, width: d) : nil
+        let values = packed ? TransposedSlices(v, geometry: self, rows: nk, width: dv) : nil
+        defer { withExtendedLifetime((keys, values)) {} }
         let tile = Self.queryBlock * Self.keyBlock
         if batch >= Parallel.threads || Parallel.threads == 1 {
             // Each (batch·head) is independent and owns its slices of dQ, dK, dV: parallel over
@@ -158,7 +165,7 @@ struct AttentionGeometry {
                 let scratch = Tensor(uninitializedShape: [2 * tile])
                 for b in range {
                     for kbI in 0..<keyBlocks { for qbI in 0..<queryBlocks {
-                        backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: dq, dk: dk, dv: dvGrad,
+                        backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, keys, values, dq: dq, dk: dk, dv: dvGrad,
                                      scratch: scratch.storage.base)
                     } }
                 }
@@ -174,7 +181,7 @@ struct AttentionGeometry {
                 Parallel.forRanges(keyBlocks, grain: 1) { range in
                     let scratch = Tensor(uninitializedShape: [2 * tile])
                     for kbI in range { for qbI in 0..<queryBlocks {
-                        backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: nil, dk: dk, dv: dvGrad,
+                        backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, keys, values, dq: nil, dk: dk, dv: dvGrad,
                                      scratch: scratch.storage.base)
                     } }
                 }
@@ -183,7 +190,7 @@ struct AttentionGeometry {
                 Parallel.forRanges(queryBlocks, grain: 1) { range in
                     let scratch = Tensor(uninitializedShape: [2 * tile])
                     for qbI in range { for kbI in 0..<keyBlocks {
-                        backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, dq: dq, dk: nil, dv: nil,
+                        backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, keys, values, dq: dq, dk: nil, dv: nil,
                                      scratch: scratch.storage.base)
                     } }
                 }
@@ -195,9 +202,9 @@ struct AttentionGeometry {
     /// accumulates the requested gradients. `scratch` holds two score tiles.
     private func backwardTile(_ b: Int, _ kbI: Int, _ qbI: Int, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>,
                               _ v: UnsafePointer<Float>, _ lse: UnsafePointer<Float>, _ dOut: UnsafePointer<Float>,
-                              _ delta: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>?,
-                              dk: UnsafeMutablePointer<Float>?, dv dvGrad: UnsafeMutablePointer<Float>?,
-                              scratch p: UnsafeMutablePointer<Float>) {
+                              _ delta: UnsafePointer<Float>, _ keys: TransposedSlices?, _ values: TransposedSlices?,
+                              dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
+                              dv dvGrad: UnsafeMutablePointer<Float>?, scratch p: UnsafeMutablePointer<Float>) {
         let ld = Self.keyBlock, ds = p + Self.queryBlock * Self.keyBlock
         let k0 = kbI * Self.keyBlock, cols = min(Self.keyBlock, nk - k0)
         let q0 = qbI * Self.queryBlock, rows = min(Self.queryBlock, nq - q0)
@@ -205,36 +212,103 @@ struct AttentionGeometry {
         let qOffset = rowOffset(b, q0, rows: nq, width: d), kOffset = rowOffset(b, k0, rows: nk, width: d)
         let qi = q + qOffset, gi = dOut + rowOffset(b, q0, rows: nq, width: dv)
         let kj = k + kOffset, vOffset = rowOffset(b, k0, rows: nk, width: dv), vj = v + vOffset
-        BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: d, alpha: scale, a: qi, lda: ldq,
-                   b: kj, ldb: ldq, beta: 0, c: p, ldc: ld)
+        timesTransposed(rows: rows, cols: cols, depth: d, alpha: scale, qi, ldq, keys, b, k0, kj, ldq, into: p, ld)
         let needsDS = dq != nil || dk != nil
+        // OpenBLAS clears C for beta = 0, so on that path dS starts as −D and dP − D comes out of
+        // one beta = 1 GEMM; the micro-kernel writes dP and the pass below subtracts D.
+        let startsAtMinusDelta = needsDS && values == nil
         for r in 0..<rows {
             _ = expShiftedInPlace(p + r * ld, cols, shift: lse[b * nq + q0 + r])
-            // −D as the GEMM's starting value: dP − D comes out of one beta = 1 GEMM, with no
-            // separate zeroing pass (OpenBLAS clears C for beta = 0) and no subtraction pass.
-            if needsDS { (ds + r * ld).update(repeating: -delta[b * nq + q0 + r], count: cols) }
+            if startsAtMinusDelta { (ds + r * ld).update(repeating: -delta[b * nq + q0 + r], count: cols) }
         }
         if let dvGrad {  // dV_j += Pᵀ·dO_i
-            BLAS.sgemmOnThisThread(transA: true, transB: false, m: cols, n: dv, k: rows, a: p, lda: ld, b: gi, ldb: ldv,
-                       beta: 1, c: dvGrad + vOffset, ldc: ldv)
+            accumulateProduct(m: cols, width: dv, depth: rows, p, ld, transposed: true, gi, ldv, into: dvGrad + vOffset, ldv)
         }
         guard needsDS else { return }
-        // dP − D = dO_i·V_jᵀ − D, then dS = P∘(dP − D)
-        BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: dv, a: gi, lda: ldv, b: vj, ldb: ldv,
-                   beta: 1, c: ds, ldc: ld)
+        // dS = scale · P∘(dP − D), dP = dO_i·V_jᵀ. The scale is folded in here, once, rather
+        // than into both products that read dS.
+        timesTransposed(rows: rows, cols: cols, depth: dv, alpha: 1, gi, ldv, values, b, k0, vj, ldv, into: ds, ld,
+                        accumulate: startsAtMinusDelta)
         for r in 0..<rows {
-            let pr = p + r * ld, dr = ds + r * ld
-            for c in 0..<cols { dr[c] *= pr[c] }
+            let pr = p + r * ld, dr = ds + r * ld, shift = startsAtMinusDelta ? 0 : delta[b * nq + q0 + r]
+            for c in 0..<cols { dr[c] = (dr[c] - shift) * pr[c] * scale }
         }
-        if let dq {  // dQ_i += scale·dS·K_j
-            BLAS.sgemmOnThisThread(transA: false, transB: false, m: rows, n: d, k: cols, alpha: scale, a: ds, lda: ld,
-                       b: kj, ldb: ldq, beta: 1, c: dq + qOffset, ldc: ldq)
+        if let dq {  // dQ_i += dS·K_j
+            accumulateProduct(m: rows, width: d, depth: cols, ds, ld, transposed: false, kj, ldq, into: dq + qOffset, ldq)
         }
-        if let dk {  // dK_j += scale·dSᵀ·Q_i
-            BLAS.sgemmOnThisThread(transA: true, transB: false, m: cols, n: d, k: rows, alpha: scale, a: ds, lda: ld,
-                       b: qi, ldb: ldq, beta: 1, c: dk + kOffset, ldc: ldq)
+        if let dk {  // dK_j += dSᵀ·Q_i
+            accumulateProduct(m: cols, width: d, depth: rows, ds, ld, transposed: true, qi, ldq, into: dk + kOffset, ldq)
         }
     }
+
+    // MARK: Tile products
+
+    /// Tiles run on Relief's AVX-512 micro-kernels when the CPU has them and both head widths
+    /// are multiples of 16, else on OpenBLAS. A switch so tests can compare the two.
+    static var microKernelsEnabled = relief_microkernels_available() != 0
+    var usesMicroKernels: Bool { Self.microKernelsEnabled && d % 16 == 0 && dv % 16 == 0 }
+
+    /// C[rows × cols] (= or +=) alpha · X·Y_jᵀ, where Y_j is key block k0 of slice b: from its
+    /// transposed copy with the micro-kernel, else from `y` itself through OpenBLAS.
+    @inline(__always)
+    private func timesTransposed(rows: Int, cols: Int, depth: Int, alpha: Float, _ x: UnsafePointer<Float>, _ ldx: Int,
+                                 _ transposed: TransposedSlices?, _ b: Int, _ k0: Int, _ y: UnsafePointer<Float>, _ ldy: Int,
+                                 into c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool = false) {
+        if let transposed, !accumulate {
+            relief_rows_times_packed(Int32(rows), Int32(cols), Int32(depth), alpha, x, ldx, transposed.columns(b, from: k0),
+                                     transposed.stride, c, ldc)
+        } else {
+            BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows, n: cols, k: depth, alpha: alpha, a: x, lda: ldx,
+                                   b: y, ldb: ldy, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
+        }
+    }
+
+    /// C[m × width] += op(A)·B with op(A) = A or Aᵀ, A of row stride lda: attention's products
+    /// whose output is one head wide.
+    @inline(__always)
+    private func accumulateProduct(m: Int, width: Int, depth: Int, _ a: UnsafePointer<Float>, _ lda: Int, transposed: Bool,
+                                   _ bMatrix: UnsafePointer<Float>, _ ldb: Int, into c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        if usesMicroKernels {
+            relief_accumulate_product(Int32(m), Int32(width), Int32(depth), a, transposed ? 1 : lda, transposed ? lda : 1,
+                                      bMatrix, ldb, c, ldc)
+        } else {
+            BLAS.sgemmOnThisThread(transA: transposed, transB: false, m: m, n: width, k: depth, a: a, lda: lda,
+                                   b: bMatrix, ldb: ldb, beta: 1, c: c, ldc: ldc)
+        }
+    }
+}
+
+/// Every slice's rows (keys or values) transposed, for the micro-kernel's right-hand side: slice
+/// b is a [width × stride] block, stride = rows rounded up to 32 with zeros beyond the rows.
+/// One pass over K (or V) per attention call, linear in sequence length.
+final class TransposedSlices {
+    let storage: Tensor
+    let stride: Int, width: Int
+
+    init(_ x: UnsafePointer<Float>, geometry g: AttentionGeometry, rows n: Int, width: Int) {
+        self.width = width
+        let stride = (n + 31) / 32 * 32
+        self.stride = stride
+        storage = Tensor(uninitializedShape: [g.batch * width * stride])
+        let base = storage.storage.base
+        Parallel.forRanges(g.batch, grain: 1) { range in
+            for b in range {
+                let slice = base + b * width * stride
+                // 16 rows at a time: their floats stay in L1 while each column's 16 are written.
+                for j0 in Swift.stride(from: 0, to: n, by: 16) {
+                    let j1 = min(n, j0 + 16)
+                    for j in j0..<j1 {
+                        let row = x + g.rowOffset(b, j, rows: n, width: width)
+                        for c in 0..<width { slice[c * stride + j] = row[c] }
+                    }
+                }
+                if stride > n { for c in 0..<width { (slice + c * stride + n).update(repeating: 0, count: stride - n) } }
+            }
+        }
+    }
+
+    @inline(__always)
+    func columns(_ b: Int, from k0: Int) -> UnsafePointer<Float> { UnsafePointer(storage.storage.base) + b * width * stride + k0 }
 }
 
 // MARK: - Vector exp

@@ -40,11 +40,29 @@ final class AttentionTests: XCTestCase {
         XCTAssertLessThan(worst / scale, 2e-5, message, file: file, line: line)
     }
 
+    /// Runs `body` with the AVX-512 micro-kernels on and then off (OpenBLAS tiles), or only off
+    /// where this CPU lacks them; restores the default.
+    private func forEachTileBackend(_ body: (String) -> Void) {
+        let available = AttentionGeometry.microKernelsEnabled
+        defer { AttentionGeometry.microKernelsEnabled = available }
+        for micro in available ? [true, false] : [false] {
+            AttentionGeometry.microKernelsEnabled = micro
+            body(micro ? "micro-kernels" : "OpenBLAS")
+        }
+    }
+
     func testTiledForwardAndBackwardMatchFullMatrixAcrossTiles() {
+        forEachTileBackend(checkTilesAgainstFullMatrix)
+    }
+
+    private func checkTilesAgainstFullMatrix(backend: String) {
         var rng = Philox(seed: 1)
-        // Sizes cross the query and key tiles with remainders; Nq ≠ Nk; Dv ≠ D.
+        // Sizes cross the query and key tiles with remainders (also of the micro-kernels' 6-row
+        // and 32-column register tiles); Nq ≠ Nk; Dv ≠ D; widths not multiples of 16 take OpenBLAS
+        // tiles, and 80 spans a 64-wide and a 16-wide pass of the micro-kernel.
         let (qb, kb) = (AttentionGeometry.queryBlock, AttentionGeometry.keyBlock)
-        for (batch, nq, nk, d, dv) in [(2, qb + 3, 2 * kb - 20, 8, 8), (1, 5, kb + 1, 16, 4), (3, qb + 72, 7, 4, 6)] {
+        for (batch, nq, nk, d, dv) in [(2, qb + 3, 2 * kb - 20, 8, 8), (1, 5, kb + 1, 16, 4), (3, qb + 72, 7, 4, 6),
+                                       (2, qb + 5, kb + 37, 16, 32), (1, 7, 33, 48, 80), (1, qb + 1, 2 * kb - 20, 64, 64)] {
             let q = Tensor.normal([batch, nq, d], rng: &rng), k = Tensor.normal([batch, nk, d], rng: &rng)
             let v = Tensor.normal([batch, nk, dv], rng: &rng), seed = Tensor.normal([batch, nq, dv], rng: &rng)
             let scale = 0.7
@@ -58,13 +76,43 @@ final class AttentionTests: XCTestCase {
             for b in 0..<batch {
                 let ref = Naive(q: q.storage.base + b * nq * d, k: k.storage.base + b * nk * d, v: v.storage.base + b * nk * dv,
                                 dOut: seed.storage.base + b * nq * dv, nq: nq, nk: nk, d: d, dv: dv, scale: scale)
-                let tag = "b\(b) nq\(nq) nk\(nk)"
+                let tag = "\(backend) b\(b) nq\(nq) nk\(nk) d\(d) dv\(dv)"
                 assertClose(out, ref.out, offset: b * nq * dv, "out " + tag)
                 assertClose(gq, ref.dq, offset: b * nq * d, "dq " + tag)
                 assertClose(gk, ref.dk, offset: b * nk * d, "dk " + tag)
                 assertClose(gv, ref.dv, offset: b * nk * dv, "dv " + tag)
             }
         }
+    }
+
+    /// The micro-kernels are what runs on an AVX-512 CPU at the usual head widths, and they give
+    /// the OpenBLAS tiles' result up to summation order.
+    func testMicroKernelsRunAndAgreeWithOpenBLASTiles() throws {
+        try XCTSkipUnless(AttentionGeometry.microKernelsEnabled, "this CPU has no AVX-512F")
+        let geometry = AttentionGeometry(batch: 16, nq: 1024, nk: 1024, d: 64, dv: 64, scale: 0.125, heads: 8)
+        XCTAssertTrue(geometry.usesMicroKernels)
+        var rng = Philox(seed: 9)
+        let (b, n, h, d) = (2, 300, 4, 32)
+        let x = [Tensor.normal([b, n, h * d], rng: &rng), Tensor.normal([b, n, h * d], rng: &rng),
+                 Tensor.normal([b, n, h * d], rng: &rng)]
+        let probe = Tensor.normal([b, n, h * d], rng: &rng)
+        var results: [(value: Tensor, gradients: [Tensor])] = []
+        forEachTileBackend { _ in
+            results.append(gradients(of: x) { xs in (attention(xs[0], xs[1], xs[2], heads: h) * probe).sum() })
+        }
+        for (name, (micro, blas)) in zip(["Σ probe·out", "dq", "dk", "dv"], zip([results[0].value] + results[0].gradients,
+                                                                              [results[1].value] + results[1].gradients)) {
+            var worst: Float = 0, scale: Float = 0
+            for i in 0..<micro.count { worst = max(worst, abs(micro[flat: i] - blas[flat: i])); scale = max(scale, abs(blas[flat: i])) }
+            XCTAssertLessThan(worst / scale, 1e-5, name)
+        }
+    }
+
+    func testGradientCheckOnMicroKernelWidths() {
+        var rng = Philox(seed: 4)
+        let q = Tensor.normal([1, 5, 2 * 16], rng: &rng), k = Tensor.normal([1, 9, 2 * 16], rng: &rng)
+        let v = Tensor.normal([1, 9, 2 * 16], rng: &rng)
+        XCTAssertLessThan(maxGradientError(inputs: [q, k, v], epsilon: 1e-2) { attention($0[0], $0[1], $0[2], heads: 2) }, 1e-2)
     }
 
     func testGradientCheckOnFourDimensionalHeads() {
