@@ -53,6 +53,15 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, scale: 
     return geometry.run(q, k, v, outShape: [q.shape[0], geometry.nq, v.shape[2]])
 }
 
+/// What runs attention's tile products: Relief's AVX-512 micro-kernels (`CKernels`), by default
+/// wherever the CPU has AVX-512F, or OpenBLAS. A switch for benchmarks and tests to compare them.
+public enum AttentionTiles {
+    public static let microKernelsAvailable = relief_microkernels_available() != 0
+    public static var microKernels = microKernelsAvailable {
+        didSet { microKernels = microKernels && microKernelsAvailable }
+    }
+}
+
 struct AttentionGeometry {
     /// Slices (batch·heads), their query and key counts, and head widths.
     let batch, nq, nk, d, dv: Int
@@ -87,6 +96,10 @@ struct AttentionGeometry {
     // 512 × 1024 all ran within 5% of each other.
     static let queryBlock = 256
     static let keyBlock = 512
+    /// Row stride of a score tile: 16 floats past the key block, so that a column of the tile
+    /// (read down its rows by the transposed products) does not fall in one L1 set.
+    static let tileStride = keyBlock + 16
+    static let tileSize = queryBlock * tileStride
 
     var queryBlocks: Int { (nq + Self.queryBlock - 1) / Self.queryBlock }
     var keyBlocks: Int { (nk + Self.keyBlock - 1) / Self.keyBlock }
@@ -96,8 +109,8 @@ struct AttentionGeometry {
         let keys = usesMicroKernels ? TransposedSlices(k, geometry: self, rows: nk, width: d) : nil
         let items = batch * queryBlocks
         Parallel.forRanges(items, grain: 1) { range in
-            let scratch = Tensor(uninitializedShape: [Self.queryBlock * Self.keyBlock + 2 * Self.queryBlock])
-            let s = scratch.storage.base, m = s + Self.queryBlock * Self.keyBlock, l = m + Self.queryBlock
+            let scratch = Tensor(uninitializedShape: [Self.tileSize + 2 * Self.queryBlock])
+            let s = scratch.storage.base, m = s + Self.tileSize, l = m + Self.queryBlock
             for item in range {
                 forwardBlock(item / queryBlocks, item % queryBlocks, q, k, v, out, lse, keys: keys,
                              scores: s, rowMax: m, rowSum: l)
@@ -110,7 +123,7 @@ struct AttentionGeometry {
                               _ v: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                               _ lse: UnsafeMutablePointer<Float>, keys: TransposedSlices?, scores s: UnsafeMutablePointer<Float>,
                               rowMax m: UnsafeMutablePointer<Float>, rowSum l: UnsafeMutablePointer<Float>) {
-        let q0 = qb * Self.queryBlock, rows = min(Self.queryBlock, nq - q0), ldS = Self.keyBlock
+        let q0 = qb * Self.queryBlock, rows = min(Self.queryBlock, nq - q0), ldS = Self.tileStride
         let ldq = heads * d, ldv = heads * dv
         let qi = q + rowOffset(b, q0, rows: nq, width: d), oi = out + rowOffset(b, q0, rows: nq, width: dv)
         for r in 0..<rows { (oi + r * ldv).update(repeating: 0, count: dv) }
@@ -157,7 +170,7 @@ struct AttentionGeometry {
         let keys = packed ? TransposedSlices(k, geometry: self, rows: nk, width: d) : nil
         let values = packed ? TransposedSlices(v, geometry: self, rows: nk, width: dv) : nil
         defer { withExtendedLifetime((keys, values)) {} }
-        let tile = Self.queryBlock * Self.keyBlock
+        let tile = Self.tileSize
         if batch >= Parallel.threads || Parallel.threads == 1 {
             // Each (batch·head) is independent and owns its slices of dQ, dK, dV: parallel over
             // them, sequential inside (key blocks outer, query blocks inner, as FlashAttention-2).
@@ -205,7 +218,7 @@ struct AttentionGeometry {
                               _ delta: UnsafePointer<Float>, _ keys: TransposedSlices?, _ values: TransposedSlices?,
                               dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
                               dv dvGrad: UnsafeMutablePointer<Float>?, scratch p: UnsafeMutablePointer<Float>) {
-        let ld = Self.keyBlock, ds = p + Self.queryBlock * Self.keyBlock
+        let ld = Self.tileStride, ds = p + Self.tileSize
         let k0 = kbI * Self.keyBlock, cols = min(Self.keyBlock, nk - k0)
         let q0 = qbI * Self.queryBlock, rows = min(Self.queryBlock, nq - q0)
         let ldq = heads * d, ldv = heads * dv
@@ -243,10 +256,9 @@ struct AttentionGeometry {
 
     // MARK: Tile products
 
-    /// Tiles run on Relief's AVX-512 micro-kernels when the CPU has them and both head widths
-    /// are multiples of 16, else on OpenBLAS. A switch so tests can compare the two.
-    static var microKernelsEnabled = relief_microkernels_available() != 0
-    var usesMicroKernels: Bool { Self.microKernelsEnabled && d % 16 == 0 && dv % 16 == 0 }
+    /// Tiles run on Relief's AVX-512 micro-kernels when they are on and both head widths are
+    /// multiples of 16, else on OpenBLAS.
+    var usesMicroKernels: Bool { AttentionTiles.microKernels && d % 16 == 0 && dv % 16 == 0 }
 
     /// C[rows × cols] (= or +=) alpha · X·Y_jᵀ, where Y_j is key block k0 of slice b: from its
     /// transposed copy with the micro-kernel, else from `y` itself through OpenBLAS.
@@ -279,15 +291,17 @@ struct AttentionGeometry {
 }
 
 /// Every slice's rows (keys or values) transposed, for the micro-kernel's right-hand side: slice
-/// b is a [width × stride] block, stride = rows rounded up to 32 with zeros beyond the rows.
-/// One pass over K (or V) per attention call, linear in sequence length.
+/// b is a [width × stride] block, zero beyond the rows. One pass over K (or V) per attention
+/// call, linear in sequence length.
 final class TransposedSlices {
     let storage: Tensor
     let stride: Int, width: Int
 
     init(_ x: UnsafePointer<Float>, geometry g: AttentionGeometry, rows n: Int, width: Int) {
         self.width = width
-        let stride = (n + 31) / 32 * 32
+        // Rows rounded up to the kernel's 32 columns, plus 16 floats: at a multiple of 4 KB the
+        // rows of a column panel all fall in one L1 set, and writing or reading them thrashes it.
+        let stride = (n + 31) / 32 * 32 + 16
         self.stride = stride
         storage = Tensor(uninitializedShape: [g.batch * width * stride])
         let base = storage.storage.base

@@ -43,10 +43,9 @@ final class AttentionTests: XCTestCase {
     /// Runs `body` with the AVX-512 micro-kernels on and then off (OpenBLAS tiles), or only off
     /// where this CPU lacks them; restores the default.
     private func forEachTileBackend(_ body: (String) -> Void) {
-        let available = AttentionGeometry.microKernelsEnabled
-        defer { AttentionGeometry.microKernelsEnabled = available }
-        for micro in available ? [true, false] : [false] {
-            AttentionGeometry.microKernelsEnabled = micro
+        defer { AttentionTiles.microKernels = AttentionTiles.microKernelsAvailable }
+        for micro in AttentionTiles.microKernelsAvailable ? [true, false] : [false] {
+            AttentionTiles.microKernels = micro
             body(micro ? "micro-kernels" : "OpenBLAS")
         }
     }
@@ -88,7 +87,7 @@ final class AttentionTests: XCTestCase {
     /// The micro-kernels are what runs on an AVX-512 CPU at the usual head widths, and they give
     /// the OpenBLAS tiles' result up to summation order.
     func testMicroKernelsRunAndAgreeWithOpenBLASTiles() throws {
-        try XCTSkipUnless(AttentionGeometry.microKernelsEnabled, "this CPU has no AVX-512F")
+        try XCTSkipUnless(AttentionTiles.microKernelsAvailable, "this CPU has no AVX-512F")
         let geometry = AttentionGeometry(batch: 16, nq: 1024, nk: 1024, d: 64, dv: 64, scale: 0.125, heads: 8)
         XCTAssertTrue(geometry.usesMicroKernels)
         var rng = Philox(seed: 9)
