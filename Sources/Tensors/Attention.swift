@@ -6,10 +6,11 @@ import Foundation
 /// Forward walks query blocks × key blocks with an online softmax, so only one
 /// `queryBlock × keyBlock` score tile per thread ever exists: memory is linear in sequence
 /// length. It saves the output and the per-row log-sum-exp; backward recomputes each score tile
-/// from them (dS = P∘(dP − rowsum(dO∘O))) and accumulates dQ, dK, dV with GEMMs.
+/// from them (dS = P∘(dP − rowsum(dO∘O))) and accumulates dQ, dK, dV with GEMMs: the AVX-512
+/// micro-kernels of `CKernels` where the CPU has them, else OpenBLAS (`AttentionTiles`).
 ///
 /// Forward splits (batch·head × query block) across threads, each with its own score tile and
-/// OpenBLAS on one thread. Backward splits batch·heads, or, when there are fewer than threads,
+/// its products on its own thread. Backward splits batch·heads, or, when there are fewer than threads,
 /// key blocks (for dK, dV) then query blocks (for dQ); every gradient element is summed in one
 /// fixed order, so results are identical for any thread count.
 ///
@@ -308,13 +309,11 @@ final class TransposedSlices {
         Parallel.forRanges(g.batch, grain: 1) { range in
             for b in range {
                 let slice = base + b * width * stride
-                // 16 rows at a time: their floats stay in L1 while each column's 16 are written.
-                for j0 in Swift.stride(from: 0, to: n, by: 16) {
-                    let j1 = min(n, j0 + 16)
-                    for j in j0..<j1 {
-                        let row = x + g.rowOffset(b, j, rows: n, width: width)
-                        for c in 0..<width { slice[c * stride + j] = row[c] }
-                    }
+                // Row by row: the `width` lines being filled stay in L1 (in distinct sets, see
+                // the stride) until 16 rows have completed them.
+                for j in 0..<n {
+                    let row = x + g.rowOffset(b, j, rows: n, width: width)
+                    for c in 0..<width { slice[c * stride + j] = row[c] }
                 }
                 if stride > n { for c in 0..<width { (slice + c * stride + n).update(repeating: 0, count: stride - n) } }
             }
