@@ -64,9 +64,8 @@ struct AttentionBench: ParsableCommand {
                              b.backward * 1e3, 2.5 * flops / b.backward / 1e9))
                 // CPU seconds summed over threads: the work done, which other processes on a shared
                 // machine inflate far less than wall time. GFLOP/s per busy core.
-                print(String(format: "         %@  CPU: forward %8.1f ms %6.1f GFLOP/s/core  backward %8.1f ms %6.1f GFLOP/s/core",
-                             "             ", b.forwardCPU * 1e3, flops / b.forwardCPU / 1e9, b.backwardCPU * 1e3,
-                             2.5 * flops / b.backwardCPU / 1e9))
+                print(String(format: "                        CPU: forward %8.1f ms %6.1f GFLOP/s/core  backward %8.1f ms %6.1f GFLOP/s/core",
+                             b.forwardCPU * 1e3, flops / b.forwardCPU / 1e9, b.backwardCPU * 1e3, 2.5 * flops / b.backwardCPU / 1e9))
             }
         }
     }
