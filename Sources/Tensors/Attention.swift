@@ -9,10 +9,12 @@ import Foundation
 /// from them (dS = P∘(dP − rowsum(dO∘O))) and accumulates dQ, dK, dV with GEMMs: the AVX-512
 /// micro-kernels of `CKernels` where the CPU has them, else OpenBLAS (`AttentionTiles`).
 ///
-/// Forward splits (batch·head × query block) across threads, each with its own score tile and
-/// its products on its own thread. Backward splits batch·heads, or, when there are fewer than threads,
-/// key blocks (for dK, dV) then query blocks (for dQ); every gradient element is summed in one
-/// fixed order, so results are identical for any thread count.
+/// Forward hands out (batch·head × query block) items to threads one at a time, each with its
+/// own score tile and its products on its own thread. Backward hands out batch·heads, or, when
+/// there are fewer than threads, key blocks (for dK, dV) then query blocks (for dQ). Items are
+/// taken as threads free up, so a core the VM slows for a while does not hold the others back;
+/// every gradient element is still summed in one fixed order, so results are identical for any
+/// thread count and schedule.
 ///
 /// q is [batch…, Nq, D], k is [batch…, Nk, D], v is [batch…, Nk, Dv] (typically [B, H, N, D]);
 /// the result is [batch…, Nq, Dv]. `scale` defaults to 1/√D.
@@ -108,14 +110,11 @@ struct AttentionGeometry {
     func forward(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
                  out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
         let keys = usesMicroKernels ? TransposedSlices(k, geometry: self, rows: nk, width: d) : nil
-        let items = batch * queryBlocks
-        Parallel.forRanges(items, grain: 1) { range in
+        Parallel.forEach(batch * queryBlocks) { item in
             let scratch = Tensor(uninitializedShape: [Self.tileSize + 2 * Self.queryBlock])
             let s = scratch.storage.base, m = s + Self.tileSize, l = m + Self.queryBlock
-            for item in range {
-                forwardBlock(item / queryBlocks, item % queryBlocks, q, k, v, out, lse, keys: keys,
-                             scores: s, rowMax: m, rowSum: l)
-            }
+            forwardBlock(item / queryBlocks, item % queryBlocks, q, k, v, out, lse, keys: keys,
+                         scores: s, rowMax: m, rowSum: l)
         }
         withExtendedLifetime(keys) {}
     }
@@ -175,14 +174,12 @@ struct AttentionGeometry {
         if batch >= Parallel.threads || Parallel.threads == 1 {
             // Each (batch·head) is independent and owns its slices of dQ, dK, dV: parallel over
             // them, sequential inside (key blocks outer, query blocks inner, as FlashAttention-2).
-            Parallel.forRanges(batch, grain: 1) { range in
+            Parallel.forEach(batch) { b in
                 let scratch = Tensor(uninitializedShape: [2 * tile])
-                for b in range {
-                    for kbI in 0..<keyBlocks { for qbI in 0..<queryBlocks {
-                        backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, keys, values, dq: dq, dk: dk, dv: dvGrad,
-                                     scratch: scratch.storage.base)
-                    } }
-                }
+                for kbI in 0..<keyBlocks { for qbI in 0..<queryBlocks {
+                    backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, keys, values, dq: dq, dk: dk, dv: dvGrad,
+                                 scratch: scratch.storage.base)
+                } }
             }
             return
         }
@@ -192,21 +189,21 @@ struct AttentionGeometry {
         // bit-identical results, for 7/5 of the GEMM work.
         for b in 0..<batch {
             if dk != nil || dvGrad != nil {
-                Parallel.forRanges(keyBlocks, grain: 1) { range in
+                Parallel.forEach(keyBlocks) { kbI in
                     let scratch = Tensor(uninitializedShape: [2 * tile])
-                    for kbI in range { for qbI in 0..<queryBlocks {
+                    for qbI in 0..<queryBlocks {
                         backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, keys, values, dq: nil, dk: dk, dv: dvGrad,
                                      scratch: scratch.storage.base)
-                    } }
+                    }
                 }
             }
             if let dq {
-                Parallel.forRanges(queryBlocks, grain: 1) { range in
+                Parallel.forEach(queryBlocks) { qbI in
                     let scratch = Tensor(uninitializedShape: [2 * tile])
-                    for qbI in range { for kbI in 0..<keyBlocks {
+                    for kbI in 0..<keyBlocks {
                         backwardTile(b, kbI, qbI, q, k, v, lse, dOut, dp, keys, values, dq: dq, dk: nil, dv: nil,
                                      scratch: scratch.storage.base)
-                    } }
+                    }
                 }
             }
         }
