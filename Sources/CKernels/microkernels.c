@@ -12,8 +12,9 @@ int relief_microkernels_available(void) {
 #define INLINE static inline __attribute__((always_inline))
 
 // Register tiles: 6 rows × 32 columns (12 accumulators) for rows_times_packed, 6 rows × 64
-// columns (24 accumulators) for accumulate_product; both leave enough zmm registers for the
-// loaded B vectors and the broadcast A value, and keep two FMAs per cycle busy.
+// columns (24 accumulators) for accumulate_product; both leave zmm registers for the loaded B
+// vectors and the broadcast A value, and have more independent accumulators than the FMA
+// latency times the FMA units of current cores, so the FMAs never wait on each other.
 enum { TILE_ROWS = 6 };
 
 AVX512 INLINE void rows_times_packed_tile(int mr, int depth, float alpha, const float *x, ptrdiff_t ldx,

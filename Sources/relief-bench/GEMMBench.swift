@@ -16,8 +16,7 @@ struct GEMMBench: ParsableCommand {
         print("OpenBLAS kernels: \(BLAS.coreName) (\(BLAS.config)); threads \(Parallel.threads)")
         var best = GEMMRate(sustained: 0, burst: 0)
         for n in sizes {
-            let rate = GEMMCeiling.measure(n: n, seconds: seconds, report: true)
-            best = GEMMRate(sustained: max(best.sustained, rate.sustained), burst: max(best.burst, rate.burst))
+            best = best.higher(GEMMCeiling.measure(n: n, seconds: seconds, report: true))
         }
         print(String(format: "ceiling: %.1f GFLOP/s sustained (fastest single product: %.1f GFLOP/s)", best.sustained, best.burst))
     }
@@ -28,6 +27,11 @@ struct GEMMBench: ParsableCommand {
 struct GEMMRate {
     var sustained: Double
     var burst: Double
+
+    /// Each figure the higher of the two.
+    func higher(_ other: GEMMRate) -> GEMMRate {
+        GEMMRate(sustained: max(sustained, other.sustained), burst: max(burst, other.burst))
+    }
 }
 
 enum GEMMCeiling {
@@ -71,6 +75,6 @@ enum GEMMCeiling {
                          + "Relief split %6.1f sustained (fastest %6.1f) GFLOP/s",
                          n, seconds, openBLAS.sustained, openBLAS.burst, split.sustained, split.burst))
         }
-        return GEMMRate(sustained: max(openBLAS.sustained, split.sustained), burst: max(openBLAS.burst, split.burst))
+        return openBLAS.higher(split)
     }
 }

@@ -44,10 +44,10 @@ func measureAgainstCeiling(name: String, iterations: Int, flops: Double,
     for _ in 0..<max(1, iterations) {
         let (f, b) = timeStep(forward: forward, backward: backward)
         let after = GEMMCeiling.measure(seconds: window)
-        let rate = flops / (f + b) / 1e9, ceiling = max(before.sustained, after.sustained)
-        shares.append(rate / ceiling)
-        burstShares.append(rate / max(before.burst, after.burst))
-        ceilings.append(ceiling)
+        let rate = flops / (f + b) / 1e9, ceiling = before.higher(after)
+        shares.append(rate / ceiling.sustained)
+        burstShares.append(rate / ceiling.burst)
+        ceilings.append(ceiling.sustained)
         if f + b < best.forward + best.backward { best = (f, b) }
         before = after
     }
