@@ -43,6 +43,7 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: fastMath),
         // models
         .target(name: "Reconstruction", dependencies: ["Tensors", "Layers", "Splatting", "Checkpoints"], swiftSettings: fastMath),
+        .target(name: "Diffusion", dependencies: ["Tensors", "Layers", "Checkpoints"], swiftSettings: fastMath),
         // data
         .target(name: "Synthesis", dependencies: ["Tensors", "Splatting", "Datasets"], swiftSettings: fastMath),
         // training
@@ -76,6 +77,7 @@ let package = Package(
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Datasets", "Splatting"]),
         .testTarget(name: "ReconstructionTests", dependencies: ["Reconstruction", "Splatting", "Layers", "Optimizers", "Tensors", "Checkpoints"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Layers", "Tensors", "Checkpoints"], resources: [.copy("Fixtures")]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Distributed", "Synthesis", "Tensors", "TestSupport"]),
