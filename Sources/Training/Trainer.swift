@@ -218,7 +218,7 @@ public final class Trainer {
                 for (k, w) in window { row[k] = w.sum / Double(w.count) }
                 window = [:]
                 row["samples_per_s"] = progress.samplesPerSecond
-                // A window of skipped steps has no finite gradient norm: JSON has no NaN.
+                // A window of only skipped steps has no finite loss or gradient norm, and JSON has no NaN.
                 state.lastMetrics = row.filter { $0.value.isFinite }
                 try metrics?.append(row, step: state.step)
                 say(progress.line(step: state.step, loss: result["loss"] ?? .nan, learningRate: result["lr"] ?? 0,
