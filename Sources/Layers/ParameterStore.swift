@@ -122,6 +122,12 @@ public final class ParameterStore {
         public var range: Range<Int>
         public var decays: Bool
         public var learningRateScale: Float
+
+        public init(range: Range<Int>, decays: Bool, learningRateScale: Float) {
+            self.range = range
+            self.decays = decays
+            self.learningRateScale = learningRateScale
+        }
     }
 
     public func entry(named name: String) -> Entry? { index[name].map { entries[$0] } }
