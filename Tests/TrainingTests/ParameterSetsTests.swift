@@ -153,7 +153,7 @@ final class ParameterSetsTests: XCTestCase {
 
     func testBadParameterGroupsNameTheKey() throws {
         func error(_ groups: String) -> String {
-            do { _ = try trainer(try Recipe.load(file: TinyHeads.recipe(groups, steps: 1, run: "bad-\(UUID().uuidString)"))) } catch {
+            do { _ = try trainer(try Recipe.load(file: TinyHeads.recipe(groups, steps: 2, run: "bad-\(UUID().uuidString)"))) } catch {
                 return "\(error)"
             }
             return "accepted"
@@ -190,11 +190,11 @@ final class ParameterSetsTests: XCTestCase {
 
         let nestedWeights = try nested.runFolder.resolve("latest").safetensors("model.safetensors")
         let back = try trainer(try Recipe.load(file: TinyHeads.recipe(
-            "init_from: {checkpoint: \(nested.runFolder.root.path), subtree: probe, weights: model, strict: true}", steps: 1,
+            "init_from: {checkpoint: \(nested.runFolder.root.path), subtree: probe, weights: model, strict: true}", steps: 2,
             run: "back-\(UUID().uuidString)")))
         XCTAssertEqual(back.store["conv_out.bias"]?.scalars, try nestedWeights.tensor("probe.conv_out.bias").scalars)
 
-        XCTAssertThrowsError(try trainer(try Recipe.load(file: TinyHeads.recipe("init_from: {checkpoint: \(plain), subtree: unet}", steps: 1,
+        XCTAssertThrowsError(try trainer(try Recipe.load(file: TinyHeads.recipe("init_from: {checkpoint: \(plain), subtree: unet}", steps: 2,
                                                                               run: "none-\(UUID().uuidString)")))) {
             XCTAssertTrue("\($0)".contains("mapped by subtree 'unet': no tensor fits the model"), "\($0)")
         }
@@ -205,19 +205,19 @@ final class ParameterSetsTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: handmade, withIntermediateDirectories: true)
         try Safetensors.write(extended, to: URL(fileURLWithPath: handmade + "/model.safetensors"))
         said = []
-        _ = try trainer(try Recipe.load(file: TinyHeads.recipe("init_from: \(handmade)", steps: 1, run: "loose-\(UUID().uuidString)"))) {
+        _ = try trainer(try Recipe.load(file: TinyHeads.recipe("init_from: \(handmade)", steps: 2, run: "loose-\(UUID().uuidString)"))) {
             said.append($0)
         }
         XCTAssertTrue(said.contains { $0.contains("6 tensors loaded; missing (kept at initialisation): none; unexpected (ignored): extra.weight") },
                       "\(said)")
         XCTAssertThrowsError(try trainer(try Recipe.load(file: TinyHeads.recipe("init_from: {checkpoint: \(handmade), strict: true}",
-                                                                              steps: 1, run: "strict-\(UUID().uuidString)")))) {
+                                                                              steps: 2, run: "strict-\(UUID().uuidString)")))) {
             XCTAssertTrue("\($0)".contains("(strict): cannot load weights: unexpected keys: extra.weight"), "\($0)")
         }
-        XCTAssertThrowsError(try Recipe.load(file: TinyHeads.recipe("init_from: {checkpoint: \(plain), add_prefx: probe}", steps: 1))) {
+        XCTAssertThrowsError(try Recipe.load(file: TinyHeads.recipe("init_from: {checkpoint: \(plain), add_prefx: probe}", steps: 2))) {
             XCTAssertTrue("\($0)".contains("init_from.add_prefx is not a known key (did you mean 'add_prefix'?)"), "\($0)")
         }
-        XCTAssertThrowsError(try Recipe.load(file: TinyHeads.recipe("init_from: {subtree: probe}", steps: 1))) {
+        XCTAssertThrowsError(try Recipe.load(file: TinyHeads.recipe("init_from: {subtree: probe}", steps: 2))) {
             XCTAssertTrue("\($0)".contains("init_from.checkpoint is required"), "\($0)")
         }
     }
