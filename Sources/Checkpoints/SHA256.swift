@@ -4,7 +4,7 @@ import Foundation
 /// on (a frozen sub-model's source): the same digest `sha256sum` prints, so a user can check a
 /// file by hand. Foundation on Linux has no CryptoKit, hence this small implementation.
 public struct SHA256 {
-    private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
+    private var state: State =
         (0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19)
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
@@ -27,21 +27,27 @@ public struct SHA256 {
         guard var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         var n = bytes.count
         length &+= UInt64(n)
-        if !pending.isEmpty {
-            let take = min(64 - pending.count, n)
-            pending.append(contentsOf: UnsafeBufferPointer(start: p, count: take))
-            p += take
-            n -= take
-            if pending.count == 64 {
-                pending.withUnsafeBufferPointer { compress($0.baseAddress!) }
-                pending.removeAll(keepingCapacity: true)
+        var words = state
+        Self.k.withUnsafeBufferPointer { k in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                if !pending.isEmpty {
+                    let take = min(64 - pending.count, n)
+                    pending.append(contentsOf: UnsafeBufferPointer(start: p, count: take))
+                    p += take
+                    n -= take
+                    if pending.count == 64 {
+                        pending.withUnsafeBufferPointer { Self.compress(&words, $0.baseAddress!, w.baseAddress!, k.baseAddress!) }
+                        pending.removeAll(keepingCapacity: true)
+                    }
+                }
+                while n >= 64 {
+                    Self.compress(&words, p, w.baseAddress!, k.baseAddress!)
+                    p += 64
+                    n -= 64
+                }
             }
         }
-        while n >= 64 {
-            compress(p)
-            p += 64
-            n -= 64
-        }
+        state = words
         if n > 0 { pending.append(contentsOf: UnsafeBufferPointer(start: p, count: n)) }
     }
 
@@ -58,30 +64,28 @@ public struct SHA256 {
         return words.map { String(format: "%08x", $0) }.joined()
     }
 
-    /// One 64-byte block (the message schedule on the stack: no allocation per block).
-    private mutating func compress(_ block: UnsafePointer<UInt8>) {
+    typealias State = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+
+    /// One 64-byte block; `w` is scratch for the message schedule, `k` the round constants.
+    @inline(__always)
+    private static func compress(_ state: inout State, _ block: UnsafePointer<UInt8>, _ w: UnsafeMutablePointer<UInt32>,
+                                 _ k: UnsafePointer<UInt32>) {
         @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-        state = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-            for i in 0..<16 {
-                w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16 | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
-            }
-            for i in 16..<64 {
-                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-            }
-            var (a, b, c, d, e, f, g, h) = state
-            Self.k.withUnsafeBufferPointer { k in
-                for i in 0..<64 {
-                    let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-                    let t1 = h &+ s1 &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
-                    let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-                    let t2 = s0 &+ ((a & b) ^ (a & c) ^ (b & c))
-                    (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-                }
-            }
-            return (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d, state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h)
+        for i in 0..<16 { w[i] = UInt32(bigEndian: UnsafeRawPointer(block + 4 * i).loadUnaligned(as: UInt32.self)) }
+        for i in 16..<64 {
+            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
         }
+        var (a, b, c, d, e, f, g, h) = state
+        for i in 0..<64 {
+            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+            let t1 = h &+ s1 &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
+            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+            let t2 = s0 &+ ((a & b) ^ (a & c) ^ (b & c))
+            (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+        }
+        state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d, state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h)
     }
 
     /// The digest of `bytes`.
