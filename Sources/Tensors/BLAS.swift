@@ -7,7 +7,7 @@ import Foundation
 /// GEMMs (`sched_yield`) and so take a core from Relief's elementwise kernels, which run
 /// between every two GEMMs of a training step; letting them sleep (`OPENBLAS_THREAD_TIMEOUT`)
 /// hung a 2-thread sgemm of OpenBLAS 0.3.21 here. So `sgemm` splits a large product into
-/// `Parallel.threads` disjoint blocks of C, each a single-threaded OpenBLAS call on a `Parallel`
+/// fixed disjoint blocks of C, each a single-threaded OpenBLAS call on a `Parallel`
 /// thread, and no BLAS worker ever runs.
 public enum BLAS {
     /// Called once, by `Parallel.threads`'s initialiser.
@@ -45,14 +45,22 @@ public enum BLAS {
     /// microkernel tiles (16 floats on AVX-512) except at the matrix edge.
     static let splitAlignment = 16
 
-    /// C = alpha·op(A)·op(B) + beta·C, row-major, over all `Parallel.threads`. C is cut along
-    /// its longer side into fixed blocks; each element is computed by one call whatever the
-    /// thread count, with the same k-order, so results do not depend on scheduling.
+    /// A large product is cut into this many blocks of C whatever the thread count: OpenBLAS's
+    /// value for an element can depend on the width of the block it lies in (Cooperlake's kernels
+    /// round a column-split product differently in the last bit), so blocks that followed the
+    /// thread count would make results depend on it. Two: the cores of every machine the project
+    /// runs on. One thread runs the blocks in turn.
+    static let splitBlocks = 2
+
+    /// C = alpha·op(A)·op(B) + beta·C, row-major. C is cut along its longer side into
+    /// `splitBlocks` fixed blocks, each one single-threaded call, run on `Parallel.threads`
+    /// threads; every element comes from the same call with the same k-order whatever the thread
+    /// count, so results do not depend on threads or scheduling.
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let splitRows = m >= n
-        let pieces = min(Parallel.threads, (splitRows ? m : n) / (4 * splitAlignment))
+        let pieces = min(splitBlocks, (splitRows ? m : n) / (4 * splitAlignment))
         guard pieces > 1, m * n * k >= splitThreshold else {
             sgemmOnThisThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                               b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
@@ -60,7 +68,7 @@ public enum BLAS {
         }
         let extent = splitRows ? m : n
         let tiles = (extent + splitAlignment - 1) / splitAlignment
-        DispatchQueue.concurrentPerform(iterations: pieces) { p in
+        let block = { (p: Int) in
             let lo = min(extent, tiles * p / pieces * splitAlignment)
             let hi = min(extent, tiles * (p + 1) / pieces * splitAlignment)
             guard hi > lo else { return }
@@ -74,6 +82,7 @@ public enum BLAS {
                                   beta: beta, c: c + lo, ldc: ldc)
             }
         }
+        if Parallel.threads > 1 { DispatchQueue.concurrentPerform(iterations: pieces, execute: block) } else { (0..<pieces).forEach(block) }
     }
 
     /// The same product on the calling thread alone: for GEMMs inside work that is already split
