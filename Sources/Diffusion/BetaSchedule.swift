@@ -2,11 +2,9 @@ import Foundation
 
 /// How the per-step noise variances β_t are laid out over the training steps (`beta_schedule`).
 ///
-/// The values are diffusers' float32 ones: `torch.linspace(…, dtype=float32)` evaluated as
-/// PyTorch's scalar kernel does (Float arithmetic from both ends towards the middle), and the
-/// cosine schedule in Double and then rounded, as `betas_for_alpha_bar` builds a Python list and
-/// converts it. PyTorch's vectorised linspace may round a β one ulp differently; the ᾱ tables
-/// still agree with diffusers' to a few parts in 10⁸ (the fixture test measures it).
+/// The values are diffusers' float32 ones, bit for bit: `torch.linspace(…, dtype=float32)` as
+/// PyTorch's CPU kernel evaluates it, and the cosine schedule in Double, then rounded, as
+/// `betas_for_alpha_bar` builds a Python list and converts it (the fixture test checks).
 public enum BetaSchedule: String, CaseIterable, Codable, Sendable, DiffusersNamed {
     /// β linear from `beta_start` to `beta_end` (DDPM).
     case linear
@@ -34,12 +32,17 @@ public enum BetaSchedule: String, CaseIterable, Codable, Sendable, DiffusersName
         }
     }
 
-    /// `torch.linspace(start, end, count, dtype=torch.float32)`: step (end − start)/(count − 1) in
-    /// Float; the first half counts up from `start`, the second half down from `end`.
+    /// `torch.linspace(start, end, count, dtype=torch.float32)` on the CPU: step (end − start)/(count − 1)
+    /// in Float; the first half counts up from `start`, the second half down from `end`, each value
+    /// one fused multiply-add (PyTorch's kernel is compiled with FMA contraction: with separate
+    /// roundings a fifth of the betas differ by an ulp, which the zero-terminal-SNR rescale
+    /// amplifies to 1e-5 in ᾱ).
     static func float32Linspace(from start: Float, to end: Float, count: Int) -> [Float] {
         if count == 1 { return [start] }
         let step = (end - start) / Float(count - 1)
         let halfway = count / 2
-        return (0..<count).map { i in i < halfway ? start + step * Float(i) : end - step * Float(count - i - 1) }
+        return (0..<count).map { i in
+            i < halfway ? start.addingProduct(step, Float(i)) : end.addingProduct(-step, Float(count - i - 1))
+        }
     }
 }

@@ -74,11 +74,12 @@ public struct DDIMScheduler: NoiseScheduler {
     }
 
     /// DDIM's update (Song et al. eq. 12): z' = √ᾱ'·x̂₀ + √(1−ᾱ'−σ²)·ε̂ + σ·z, in diffusers'
-    /// order of rounding.
+    /// order of rounding. At η = 1, σ² = 1−ᾱ' up to rounding when ᾱ = 0 (zero-terminal SNR), so
+    /// 1−ᾱ'−σ² is floored at 0 where diffusers would take the root of a tiny negative (NaN).
     static func update(original: Tensor, noise: Tensor, previousAlphaCumprod: Float, standardDeviation: Float,
                        freshNoise: Tensor?) -> Tensor {
         var terms = [GroupwiseTerm([previousAlphaCumprod.squareRoot()], original),
-                     GroupwiseTerm([(1 - previousAlphaCumprod - standardDeviation * standardDeviation).squareRoot()], noise)]
+                     GroupwiseTerm([max(0, 1 - previousAlphaCumprod - standardDeviation * standardDeviation).squareRoot()], noise)]
         if let freshNoise { terms.append(GroupwiseTerm([standardDeviation], freshNoise)) }
         return groupwiseCombination(terms)
     }

@@ -97,7 +97,7 @@ public struct TwoStageResidualProcess {
         let original = NoiseSchedule.originalSample(from: velocity, as: .velocity, sample: sample, alphaCumprods: [alphaProduct])
         let blended = NoiseSchedule.noise(from: velocity, as: .velocity, sample: sample, alphaCumprods: [alphaProduct])
         let sigma = eta * DDIMScheduler.variance(alphaCumprod: alphaProduct, previous: previousAlphaProduct).squareRoot()
-        let kept = (1 - previousAlphaProduct - sigma * sigma).squareRoot(), full = (1 - previousAlphaProduct).squareRoot()
+        let kept = max(0, 1 - previousAlphaProduct - sigma * sigma).squareRoot(), full = (1 - previousAlphaProduct).squareRoot()
         let previous = groupwiseCombination([
             GroupwiseTerm([previousAlphaProduct.squareRoot()], original),
             GroupwiseTerm([kept], blended),
