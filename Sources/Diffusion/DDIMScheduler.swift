@@ -7,8 +7,9 @@ import Tensors
 /// Mirrors diffusers 0.42, quirks included, so that a model sampled here and there gives the
 /// same images: the previous timestep is always t − T div n, whatever the spacing (so `linspace`
 /// steps from 999 to 899, not to 888); past t = 0 the step lands on ᾱ = 1 (`set_alpha_to_one`)
-/// or ᾱ_0. Scalars are Float as diffusers' 0-d float32 tensors are. Step outputs match
-/// diffusers' to ~1e-7 relative (the fixture test).
+/// or ᾱ_0. Scalars are Float as diffusers' 0-d float32 tensors are, and rounded in its order:
+/// step outputs match diffusers' within 1e-6 (more where a step divides by a small √ᾱ or
+/// √(1−ᾱ), since PyTorch's float32 sqrt is not correctly rounded; see the fixture test).
 public struct DDIMScheduler: NoiseScheduler {
     public let configuration: SchedulerConfiguration
     public let schedule: NoiseSchedule
@@ -62,7 +63,7 @@ public struct DDIMScheduler: NoiseScheduler {
     /// The same step, drawing the variance noise (when η > 0) from `rng`.
     public func step(modelOutput: Tensor, timestep: Int, sample: Tensor, eta: Float, useClippedModelOutput: Bool = false,
                      rng: inout Philox) -> SchedulerStepOutput {
-        let noise = eta > 0 ? standardNormal(like: modelOutput, rng: &rng) : nil
+        let noise = eta > 0 ? Tensor.normal(modelOutput.shape, rng: &rng) : nil
         return step(modelOutput: modelOutput, timestep: timestep, sample: sample, eta: eta,
                     useClippedModelOutput: useClippedModelOutput, varianceNoise: noise)
     }

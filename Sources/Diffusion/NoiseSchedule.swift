@@ -54,8 +54,8 @@ public struct NoiseSchedule: Equatable, Sendable {
         return alphasCumprod[t]
     }
 
-    /// SNR(t) = ᾱ_t / (1 − ᾱ_t), computed as diffusers' `compute_snr` does: (√ᾱ / √(1−ᾱ))².
-    /// Infinite-free: 0 at a zero-terminal-SNR schedule's last step.
+    /// SNR(t) = ᾱ_t / (1 − ᾱ_t), computed as diffusers' `compute_snr` does: (√ᾱ / √(1−ᾱ))²;
+    /// 0 at a zero-terminal-SNR schedule's last step.
     public func signalToNoiseRatio(_ t: Int) -> Float {
         let a = alphaCumprod(t)
         let ratio = a.squareRoot() / (1 - a).squareRoot()

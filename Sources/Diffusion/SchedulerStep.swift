@@ -48,8 +48,3 @@ extension SchedulerConfiguration {
         return clamp(original, min: -range, max: range)
     }
 }
-
-/// Standard normal noise shaped like `like`, from the project's counter-based generator.
-func standardNormal(like tensor: Tensor, rng: inout Philox) -> Tensor {
-    Tensor.normal(tensor.shape, rng: &rng)
-}

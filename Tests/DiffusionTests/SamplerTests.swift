@@ -1,3 +1,4 @@
+import Checkpoints
 import Diffusion
 import Tensors
 import XCTest
@@ -7,51 +8,51 @@ import XCTest
 final class SamplerTests: XCTestCase {
     func testDDIMStepsMatchDiffusers() throws {
         let file = try SchedulerFixtures.ddim.get()
-        let cases = try SchedulerFixtures.cases(file)
-        XCTAssertEqual(cases.count, 51)
-        var worst = 0.0, worstPlain = 0.0  // the latter over steps with the plain 1e-6 budget
-        for c in cases {
+        XCTAssertEqual(try checkSteps("DDIM", file) { c in
             var scheduler = try DDIMScheduler(c.config)
             try scheduler.setTimesteps(try XCTUnwrap(c.num_inference_steps))
-            XCTAssertEqual(Array(scheduler.timesteps.enumerated().filter { [0, 5, 9].contains($0.offset) }.map(\.element)), c.steps, c.name)
-            for (k, t) in c.steps.enumerated() {
-                let out = scheduler.step(modelOutput: try file.tensor("inputs/model_output.\(k)"), timestep: t,
-                                         sample: try file.tensor("inputs/sample.\(k)"), eta: try XCTUnwrap(c.eta),
-                                         useClippedModelOutput: c.use_clipped_model_output,
-                                         varianceNoise: try file.tensor("inputs/noise.\(k)"))
-                let prev = worstError(out.previousSample, try file.tensor("\(c.name)/prev.\(k)"))
-                let x0 = worstError(out.predictedOriginalSample, try file.tensor("\(c.name)/x0.\(k)"))
-                let budget = stepBudget(c, schedule: scheduler.schedule, timestep: t)
-                XCTAssertLessThan(prev, budget.previous, "\(c.name) step \(k) (t = \(t)) previous sample")
-                XCTAssertLessThan(x0, budget.original, "\(c.name) step \(k) (t = \(t)) x̂₀")
-                worst = max(worst, prev / budget.previous, x0 / budget.original)
-                if budget == (1e-6, 1e-6) { worstPlain = max(worstPlain, prev, x0) }
-            }
-        }
-        print("DDIM: worst error / budget \(worst) over \(cases.count) cases × 3 steps; worst error at the plain budget \(worstPlain)")
+            XCTAssertEqual([0, 5, 9].map { scheduler.timesteps[$0] }, c.steps, c.name)
+            let eta = try XCTUnwrap(c.eta)
+            return (scheduler.schedule, { t, output, sample, noise in
+                scheduler.step(modelOutput: output, timestep: t, sample: sample, eta: eta,
+                               useClippedModelOutput: c.use_clipped_model_output, varianceNoise: noise)
+            })
+        }, 51)
     }
 
     func testDDPMStepsMatchDiffusers() throws {
         let file = try SchedulerFixtures.ddpm.get()
-        let cases = try SchedulerFixtures.cases(file)
-        XCTAssertEqual(cases.count, 24)
-        var worst = 0.0, worstPlain = 0.0  // the latter over steps with the plain 1e-6 budget
-        for c in cases {
+        XCTAssertEqual(try checkSteps("DDPM", file) { c in
             var scheduler = try DDPMScheduler(c.config)
             if let n = c.num_inference_steps { try scheduler.setTimesteps(n) }
+            return (scheduler.schedule, { t, output, sample, noise in
+                scheduler.step(modelOutput: output, timestep: t, sample: sample, noise: noise)
+            })
+        }, 24)
+    }
+
+    /// Runs every case's steps through the scheduler `make` builds (its schedule, and a step
+    /// (t, model output, sample, noise) → output) against diffusers' outputs; returns the case count.
+    func checkSteps(_ label: String, _ file: SafetensorsFile,
+                    make: (SchedulerFixtures.Case) throws -> (NoiseSchedule, (Int, Tensor, Tensor, Tensor) -> SchedulerStepOutput)) throws -> Int {
+        let cases = try SchedulerFixtures.cases(file)
+        var worst = 0.0, worstPlain = 0.0  // the latter over steps with the plain 1e-6 budget
+        for c in cases {
+            let (schedule, step) = try make(c)
             for (k, t) in c.steps.enumerated() {
-                let out = scheduler.step(modelOutput: try file.tensor("inputs/model_output.\(k)"), timestep: t,
-                                         sample: try file.tensor("inputs/sample.\(k)"), noise: try file.tensor("inputs/noise.\(k)"))
+                let out = step(t, try file.tensor("inputs/model_output.\(k)"), try file.tensor("inputs/sample.\(k)"),
+                               try file.tensor("inputs/noise.\(k)"))
                 let prev = worstError(out.previousSample, try file.tensor("\(c.name)/prev.\(k)"))
                 let x0 = worstError(out.predictedOriginalSample, try file.tensor("\(c.name)/x0.\(k)"))
-                let budget = stepBudget(c, schedule: scheduler.schedule, timestep: t)
+                let budget = stepBudget(c, schedule: schedule, timestep: t)
                 XCTAssertLessThan(prev, budget.previous, "\(c.name) step \(k) (t = \(t)) previous sample")
                 XCTAssertLessThan(x0, budget.original, "\(c.name) step \(k) (t = \(t)) x̂₀")
                 worst = max(worst, prev / budget.previous, x0 / budget.original)
                 if budget == (1e-6, 1e-6) { worstPlain = max(worstPlain, prev, x0) }
             }
         }
-        print("DDPM: worst error / budget \(worst) over \(cases.count) cases × 3 steps; worst error at the plain budget \(worstPlain)")
+        print("\(label): worst error / budget \(worst) over \(cases.count) cases × 3 steps; worst error at the plain budget \(worstPlain)")
+        return cases.count
     }
 
     /// The noise really enters: the same DDPM step with other noise, or DDIM with another η,
