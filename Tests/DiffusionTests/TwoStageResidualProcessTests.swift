@@ -62,10 +62,10 @@ final class TwoStageResidualProcessTests: XCTestCase {
                 let out = process.stochasticStep(velocity: try file.tensor("inputs/model_output.\(k)"), timestep: t,
                                                  previousTimestep: scheduler.previousTimestep(t), sample: try file.tensor("inputs/sample.\(k)"),
                                                  lowResolution: noise, eta: 1, noise: noise)
-                // A different formula for the same posterior (DDIM's σ form): float-rounding apart.
+                // A different formula for the same posterior (DDIM's σ form): rounding apart (5e-7 measured).
                 let error = max(worstError(out.previousSample, try file.tensor("\(c.name)/prev.\(k)")),
                                 worstError(out.predictedOriginalSample, try file.tensor("\(c.name)/x0.\(k)")))
-                XCTAssertLessThan(error, 1e-5, "\(c.name) step \(k) (t = \(t))")
+                XCTAssertLessThan(error, 2e-6, "\(c.name) step \(k) (t = \(t))")
                 worst = max(worst, error)
                 checked += 1
             }
