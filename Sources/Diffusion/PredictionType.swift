@@ -1,5 +1,5 @@
 /// What the denoiser's output means, under diffusers' names (`prediction_type`).
-public enum PredictionType: String, CaseIterable, Codable, Sendable {
+public enum PredictionType: String, CaseIterable, Codable, Sendable, DiffusersNamed {
     /// The noise ε that was added.
     case epsilon
     /// The velocity v = √ᾱ·ε − √(1−ᾱ)·x₀ (Salimans & Ho), which FaceLift and ID-TS train.
@@ -7,14 +7,7 @@ public enum PredictionType: String, CaseIterable, Codable, Sendable {
     /// The clean sample x₀ itself.
     case sample
 
-    /// Parses diffusers' spelling, naming the accepted ones when it is not one of them.
-    public init(diffusersName name: String) throws {
-        guard let value = PredictionType(rawValue: name) else {
-            throw DiffusionConfigurationError(key: "prediction_type",
-                message: "is '\(name)'; expected one of \(PredictionType.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        self = value
-    }
+    public static let configurationKey = "prediction_type"
 }
 
 /// A diffusion configuration value that cannot be used, naming its key.
