@@ -32,7 +32,7 @@ final class ReconstructionTaskTests: XCTestCase {
         XCTAssertTrue(weights.metadata["gslrm_config"]?.contains("\"width\":16") ?? false, "\(weights.metadata)")
         XCTAssertTrue(weights.names.contains("transformer_layers.0.attn1.to_q.weight"))
 
-        guard let infer = Programs.built("relief-infer") else { throw XCTSkip("relief-infer is not built") }
+        let infer = try Programs.requireBuilt("relief-infer")
         let subject = try RenderFolder.subjects(in: [TinyHeads.folder + "/renders"])[0]
         let out = TinyHeads.folder + "/reconstruct-\(run)"
         let (status, output) = try Programs.run(infer, ["reconstruct", "--checkpoint", checkpoint.url.path, "--input", subject.folder,
@@ -62,7 +62,7 @@ final class ReconstructionTaskTests: XCTestCase {
 
     /// The main job picks its held-out subject with `data-tools inspect --subjects val`.
     func testInspectListsTheSubjectsOfASplit() throws {
-        guard let tool = Programs.built("data-tools") else { throw XCTSkip("data-tools is not built") }
+        let tool = try Programs.requireBuilt("data-tools")
         let manifest = try Manifest.read(dataset: TinyHeads.folder + "/dataset")
         for split in ["train", "val"] {
             let (status, output) = try Programs.run(tool, ["inspect", TinyHeads.folder + "/dataset", "--subjects", split])
