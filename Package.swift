@@ -36,9 +36,9 @@ let package = Package(
         .target(name: "Optimizers", dependencies: ["Tensors", "Layers"], swiftSettings: fastMath),
         // formats
         .target(name: "Checkpoints", dependencies: ["Tensors"], swiftSettings: fastMath),
-        .target(name: "Datasets", dependencies: ["Tensors", "CHDF5", "CPNGCodec"], swiftSettings: fastMath),
+        .target(name: "Datasets", dependencies: ["Tensors", "Splatting", "CHDF5", "CPNGCodec"], swiftSettings: fastMath),
         // geometry
-        .target(name: "Splatting", dependencies: ["Tensors", "Datasets"], swiftSettings: fastMath),
+        .target(name: "Splatting", dependencies: ["Tensors"], swiftSettings: fastMath),
         // runtime
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: fastMath),
         // models

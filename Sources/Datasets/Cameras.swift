@@ -3,8 +3,8 @@ import Foundation
 /// One view's OpenCV camera as stored in FaceLift's `opencv_cameras.json`: x right, y down,
 /// z forward; intrinsics in pixels with pixel (u, v) centred at (u + 0.5, v + 0.5); `w2c` the
 /// 4×4 world-to-camera matrix, row-major. Values are Doubles, as in the file, so a camera written
-/// and read back is bit-identical; shards store them as Float32. Plain values: the geometry
-/// (Splatting's `Camera`, its rigs and projection) converts from and to this type.
+/// and read back is bit-identical; shards store them as Float32. Plain values: `CameraFrames.swift`
+/// converts them from and to the geometry's `Camera` (Splatting).
 public struct CameraFrame: Sendable, Equatable {
     public var width: Int
     public var height: Int

@@ -43,7 +43,10 @@ public enum CollectiveSelfCheck {
         expect(try comm.allTrue(r == 0) == (n == 1), "agree(.all) with only rank 0 true")
 
         // Bucketed reduction over three steps (the last summing, not averaging); each rank marks
-        // ranges in its own order and sizes (back to front, like backward), which must not matter.
+        // ranges in its own sizes and order (even ranks back to front, like backward; odd ranks
+        // front to back, completing the last-launched bucket first), which must not matter: a
+        // bucketer launching buckets as they complete rather than in bucket order pairs
+        // different buckets across ranks.
         let gradientCount = 10_007
         let gradients = UnsafeMutableBufferPointer<Float>.allocate(capacity: gradientCount)
         defer { gradients.deallocate() }
@@ -53,11 +56,10 @@ public enum CollectiveSelfCheck {
         for step in 0..<3 {
             for i in 0..<gradientCount { gradients[i] = Float(2 * (r + 1) * (i % 13 - 6 + step)) }
             let chunk = 300 + 77 * r
-            var end = gradientCount
             if step == 1 { try bucketer.startBucket(2) }  // explicit early launch of buckets 0...2
-            while end > 0 {
-                try bucketer.markReady(max(0, end - chunk)..<end)
-                end -= chunk
+            let starts = Array(stride(from: 0, to: gradientCount, by: chunk))
+            for start in r % 2 == 0 ? starts.reversed() : starts {
+                try bucketer.markReady(start..<min(gradientCount, start + chunk))
             }
             let average = step < 2
             try bucketer.finish(average: average)

@@ -1,3 +1,5 @@
+import Tensors
+
 /// The per-tile blending loops, forward and backward. A tile is 16×16 pixels and a tile row is
 /// one SIMD16 vector (one AVX-512 register), so each Gaussian is evaluated a whole row at a
 /// time, only on the rows of its pixel box. Per pixel, the Gaussians still blend strictly in the
@@ -5,25 +7,12 @@
 typealias Row = SIMD16<Float>
 typealias RowMask = SIMDMask<SIMD16<Int32>>
 
-/// exp(−s) for s ≥ 0 (clamped to 80), relative error ≈ 1e-7: Cody–Waite reduction and a
-/// degree-6 polynomial, vectorised (the scalar libm call is the rasterizer's bottleneck otherwise).
+/// exp(−s) for s ≥ 0 (a negative s, from rounding, counts as 0): Tensors' one vector exp, so
+/// the rasterizer shares every other kernel's numerics (the scalar libm call would be its
+/// bottleneck).
 @_transparent func expNegative(_ s: Row) -> Row {
-    // Vector–vector compares and selects only: generic clamps and scalar-int compares compile to lane loops.
-    let bounded = s.replacing(with: Row(repeating: 80), where: s .> Row(repeating: 80))
-    let x = -bounded.replacing(with: Row(), where: bounded .< Row())
-    let magic = Row(repeating: 12_582_912)  // 1.5·2²³: adding it rounds to an integer held in the low mantissa bits
-    let k = x * 1.442_695_040_888_963 + magic
-    let n = k - magic
-    let r = x - n * 0.693_145_751_953_125 - n * 1.428_606_820_309_417e-6
-    var p = Row(repeating: 1.0 / 720)
-    p = p * r + 1.0 / 120
-    p = p * r + 1.0 / 24
-    p = p * r + 1.0 / 6
-    p = p * r + 0.5
-    p = p * r + 1
-    p = p * r + 1
-    let exponent = unsafeBitCast(k, to: SIMD16<Int32>.self) &- 0x4B40_0000
-    return p * unsafeBitCast((exponent &+ 127) &<< 23, to: Row.self)
+    // Vector–vector compare and select: generic clamps compile to lane loops.
+    VectorMath.exp(-s.replacing(with: Row(), where: s .< Row()))
 }
 
 /// Shared layout facts of one rasterizer call.

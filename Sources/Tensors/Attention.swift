@@ -136,7 +136,7 @@ struct AttentionGeometry {
             for r in 0..<rows {
                 let row = s + r * ldS
                 let newMax = max(m[r], vectorMax(row, cols))
-                let correction = scalarExp(m[r] - newMax)
+                let correction = VectorMath.exp(m[r] - newMax)
                 l[r] = l[r] * correction + expShiftedInPlace(row, cols, shift: newMax)
                 m[r] = newMax
                 if correction != 1 {
@@ -321,7 +321,7 @@ final class TransposedSlices {
     func columns(_ b: Int, from k0: Int) -> UnsafePointer<Float> { UnsafePointer(storage.storage.base) + b * width * stride + k0 }
 }
 
-// MARK: - Vector exp
+// MARK: - Row max and exp
 
 /// Largest of n floats. Four accumulators hide the compare latency; `replacing(where:)`
 /// lowers to compare + blend (the generic `pointwiseMax` and `.max()` are lane loops).
@@ -355,82 +355,24 @@ func lanewiseMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.repla
 @inline(__always)
 func lanewiseMax(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a.replacing(with: b, where: b .> a) }
 
-@inline(__always)
-func vectorAbs(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
-}
-
-/// p[i] = exp(p[i] − shift); returns the sum of the new values.
+/// p[i] = exp(p[i] − shift); returns the sum of the new values (the tail padded to a vector,
+/// its padding lanes left out of the sum).
 @inline(__always)
 func expShiftedInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
     var acc = SIMD16<Float>()
     var i = 0
     let s = SIMD16<Float>(repeating: shift)
     while i + 16 <= n {
-        let e = softmaxExp(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - s)
+        let e = VectorMath.exp(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - s)
         UnsafeMutableRawPointer(p + i).storeBytes(of: e, as: SIMD16<Float>.self)
         acc += e
         i += 16
     }
     var total = acc.sum()
-    while i < n { let e = scalarExp(p[i] - shift); p[i] = e; total += e; i += 1 }
+    if i < n {
+        let e = VectorMath.exp(VectorMath.load(p + i, count: n - i) - s)
+        VectorMath.store(e, p + i, count: n - i)
+        for lane in 0..<(n - i) { total += e[lane] }
+    }
     return total
 }
-
-/// eˣ for 16 lanes and x ≤ 0 (softmax shifted by its maximum), as softmax needs (Cephes expf: 2ⁿ·P(r), |r| ≤ ln2/2; about
-/// 2 ulp), with fused multiply-adds. Inputs below −87 give 2⁻¹²⁶ ≈ 1e-38 rather than 0, which
-/// every caller here treats as zero.
-@inline(__always)
-func softmaxExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
-    let x = input.replacing(with: -87, where: input .< -87)
-    // Round x·log2(e) to nearest by the 1.5·2²³ trick: its low mantissa bits hold n.
-    let magic = SIMD16<Float>(repeating: 12_582_912)
-    let t = fma(x, 1.442_695_04, magic)
-    let n = t - magic
-    let r = fma(n, 2.121_944_4e-4, fma(n, -0.693_359_375, x))
-    var p = fma(SIMD16<Float>(repeating: 1.987_569_15e-4), r, 1.398_199_95e-3)
-    p = fma(p, r, 8.333_451_9e-3)
-    p = fma(p, r, 4.166_579_59e-2)
-    p = fma(p, r, 1.666_666_55e-1)
-    p = fma(p, r, 5.000_000_12e-1)
-    p = fma(p, r * r, r) + 1
-    let bits = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000  // n as an integer
-    let twoToN = unsafeBitCast((bits &+ 127) &<< 23, to: SIMD16<Float>.self)
-    return p * twoToN
-}
-
-/// eˣ for 16 lanes (Cephes expf: 2ⁿ·P(r), |r| ≤ ln2/2; about 2 ulp). Inputs below −87 give
-/// 2⁻¹²⁶ ≈ 1e-38 rather than 0, which every caller here treats as zero.
-@inline(__always)
-func vectorExp(_ input: SIMD16<Float>) -> SIMD16<Float> {
-    // Clamp to [−87, 88] with exact arithmetic inside the range (x + relu(−87 − x), …).
-    let below = input + 87, raised = input + (vectorAbs(below) - below) * 0.5
-    let above = raised - 88, x = raised - (vectorAbs(above) + above) * 0.5
-    // Round x·log2(e) to nearest by the 1.5·2²³ trick: its low mantissa bits hold n.
-    let magic = SIMD16<Float>(repeating: 12_582_912)
-    let t = x * 1.442_695_04 + magic
-    let n = t - magic
-    let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4
-    var p = SIMD16<Float>(repeating: 1.987_569_15e-4)
-    p = p * r + 1.398_199_95e-3
-    p = p * r + 8.333_451_9e-3
-    p = p * r + 4.166_579_59e-2
-    p = p * r + 1.666_666_55e-1
-    p = p * r + 5.000_000_12e-1
-    p = p * (r * r) + r + 1
-    let bits = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000  // n as an integer
-    let twoToN = unsafeBitCast((bits &+ 127) &<< 23, to: SIMD16<Float>.self)
-    return p * twoToN
-}
-
-/// a·b + c in one rounding (vfmadd).
-@inline(__always)
-func fma(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> { c.addingProduct(a, b) }
-@inline(__always)
-func fma(_ a: SIMD16<Float>, _ b: Float, _ c: SIMD16<Float>) -> SIMD16<Float> { c.addingProduct(a, b) }
-@inline(__always)
-func fma(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: Float) -> SIMD16<Float> {
-    SIMD16<Float>(repeating: c).addingProduct(a, b)
-}
-
-@inline(__always) func scalarExp(_ x: Float) -> Float { Foundation.exp(x) }

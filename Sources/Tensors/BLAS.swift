@@ -46,8 +46,8 @@ public enum BLAS {
     static let splitAlignment = 16
 
     /// A large product is cut into this many blocks of C whatever the thread count: OpenBLAS's
-    /// value for an element can depend on the width of the block it lies in (Cooperlake's kernels
-    /// round a column-split product differently in the last bit), so blocks that followed the
+    /// value for an element can depend on the width of the block it lies in (the kernels OpenBLAS
+    /// picks on AMD Zen round a column-split product differently in the last bit), so blocks that followed the
     /// thread count would make results depend on it. Two: the cores of every machine the project
     /// runs on. One thread runs the blocks in turn.
     static let splitBlocks = 2

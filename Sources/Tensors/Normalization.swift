@@ -233,38 +233,27 @@ func centeredDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: Flo
     return s
 }
 
-/// dst = SiLU(src·scale + shift).
+/// dst = SiLU(src·scale + shift), with the standalone SiLU's numerics (tails padded to a vector).
 @inline(__always)
 func siluAffine(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, scale: Float, shift: Float) {
     var i = 0
-    while i + 16 <= n {
-        let z = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self) * scale + shift
-        UnsafeMutableRawPointer(dst + i).storeBytes(of: z / (1 + vectorExp(-z)), as: SIMD16<Float>.self)
-        i += 16
-    }
     while i < n {
-        let z = src[i] * scale + shift
-        dst[i] = z / (1 + scalarExp(-z))
-        i += 1
+        let k = min(VectorMath.width, n - i)
+        let z = VectorMath.load(src + i, count: k) * scale + shift
+        VectorMath.store(SiLU().value(z), dst + i, count: k)
+        i += k
     }
 }
 
-/// dz = g·σ(z)·(1 + z·(1 − σ(z))) with z = x·scale + shift.
+/// dz = g·σ(z)·(1 + z·(1 − σ(z))) with z = x·scale + shift (the standalone SiLU's gradient).
 @inline(__always)
 func siluAffineBackward(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dz: UnsafeMutablePointer<Float>, _ n: Int,
                         scale: Float, shift: Float) {
     var i = 0
-    while i + 16 <= n {
-        let z = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) * scale + shift
-        let s = 1 / (1 + vectorExp(-z))
-        let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(dz + i).storeBytes(of: gv * s * (1 + z * (1 - s)), as: SIMD16<Float>.self)
-        i += 16
-    }
     while i < n {
-        let z = x[i] * scale + shift
-        let s = 1 / (1 + scalarExp(-z))
-        dz[i] = g[i] * s * (1 + z * (1 - s))
-        i += 1
+        let k = min(VectorMath.width, n - i)
+        let z = VectorMath.load(x + i, count: k) * scale + shift
+        VectorMath.store(SiLU().gradient(z, z, VectorMath.load(g + i, count: k)), dz + i, count: k)
+        i += k
     }
 }

@@ -29,7 +29,7 @@ struct SSIMKernel {
     static let window: [Float] = {
         let raw = (0..<size).map { i -> Float in
             let d = Float(i - size / 2)
-            return scalarExp(-d * d / (2 * sigma * sigma))
+            return VectorMath.exp(-d * d / (2 * sigma * sigma))
         }
         let total = raw.reduce(0, +)
         return raw.map { $0 / total }

@@ -11,31 +11,37 @@ typealias IntVector = SIMD16<Int32>
 public enum VectorMath {
     public static let width = FloatVector.scalarCount
 
-    /// eˣ. Cody–Waite reduction x = n·ln2 + r, a degree-6 polynomial for eʳ on |r| ≤ ln2/2, and
+    /// eˣ, the one exponential of every kernel (pointwise ops, softmax, attention, normalization,
+    /// the rasterizer), so that all of them share its numerics. Cody–Waite reduction
+    /// x = n·ln2 + r with fused multiply-adds, a degree-6 polynomial for eʳ on |r| ≤ ln2/2, and
     /// 2ⁿ applied as two factors so that the subnormal range and overflow to +∞ come out right.
-    @inline(__always)
+    /// Inlinable: the rasterizer's tile kernel (Splatting) calls it per tile row.
+    @inlinable @inline(__always)
     public static func exp(_ x: FloatVector) -> FloatVector {
         var xc = x.replacing(with: 89, where: x .> 89)         // e^89 overflows to +inf below
         xc.replace(with: -104, where: x .< -104)                // e^-104 rounds to 0 below
         // Round x·log2(e) to the nearest integer by adding 1.5·2²³ (ulp 1 there).
-        let magic: Float = 12_582_912
-        let t = xc * 1.442_695_04 + magic
+        let magic = FloatVector(repeating: 12_582_912)
+        let t = magic.addingProduct(xc, 1.442_695_04)
         let n = t - magic
-        var r = xc - n * 0.693_359_375
-        r = r - n * -2.121_944_4e-4
-        let z = r * r
-        var y: FloatVector = r * 1.987_569_15e-4 + 1.398_199_95e-3
-        y = y * r + 8.333_451_9e-3
-        y = y * r + 4.166_579_59e-2
-        y = y * r + 1.666_666_55e-1
-        y = y * r + 5.000_000_12e-1
-        y = y * z + r + 1
-        let ni = unsafeBitCast(t, to: IntVector.self) &- 0x4B40_0000
+        let r = xc.addingProduct(n, -0.693_359_375).addingProduct(n, 2.121_944_4e-4)
+        var y = FloatVector(repeating: 1.398_199_95e-3).addingProduct(r, 1.987_569_15e-4)
+        y = FloatVector(repeating: 8.333_451_9e-3).addingProduct(y, r)
+        y = FloatVector(repeating: 4.166_579_59e-2).addingProduct(y, r)
+        y = FloatVector(repeating: 1.666_666_55e-1).addingProduct(y, r)
+        y = FloatVector(repeating: 5.000_000_12e-1).addingProduct(y, r)
+        y = r.addingProduct(y, r * r) + 1
+        let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000
         let half = ni &>> 1
         let s1 = unsafeBitCast((half &+ 127) &<< 23, to: FloatVector.self)
         let s2 = unsafeBitCast((ni &- half &+ 127) &<< 23, to: FloatVector.self)
         return y * s1 * s2
     }
+
+    /// eˣ of one value with the vector function's numerics (row corrections, scalar tails,
+    /// filter taps), so that a value never depends on whether it was computed alone.
+    @inlinable @inline(__always)
+    public static func exp(_ x: Float) -> Float { exp(FloatVector(repeating: x))[0] }
 
     /// Natural logarithm (Cephes logf): x = m·2ᵉ with m in [√½, √2), a degree-9 polynomial in m − 1.
     /// log(0) = −∞, log(x < 0) = NaN, log(+∞) = +∞; subnormals are scaled up first.
@@ -122,7 +128,7 @@ public enum VectorMath {
     }
 
     /// 1 / (1 + e⁻ˣ); saturates cleanly to 0 and 1.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func sigmoid(_ x: FloatVector) -> FloatVector {
         1 / (1 + exp(-x))
     }

@@ -21,8 +21,7 @@ final class MPIRunTests: XCTestCase {
     }
 
     private func mpirun(ranks: Int, _ arguments: [String]) throws -> (Int32, String) {
-        guard let mpirun = Programs.onPath("mpirun") else { throw XCTSkip("mpirun is not on PATH") }
-        guard let bench = Programs.built("relief-bench") else { throw XCTSkip("relief-bench is not built next to the tests") }
+        let mpirun = try Programs.requireOnPath("mpirun"), bench = try Programs.requireBuilt("relief-bench")
         return try Programs.run(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", bench.path] + arguments)
     }
 }

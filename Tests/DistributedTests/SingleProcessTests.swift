@@ -42,17 +42,6 @@ final class SingleProcessTests: XCTestCase {
         XCTAssertEqual(bucketer.buckets.first, (100 << 20) - (25 << 18) ..< (100 << 20))
     }
 
-    func testBucketerRunsStepsInAnyMarkingOrder() throws {
-        var storage = (0..<1000).map { Float($0) }
-        try storage.withUnsafeMutableBufferPointer { buffer in
-            let bucketer = GradientBucketer(buffer: buffer, bucketBytes: 64 * 4, communicator: SingleProcessCommunicator())
-            for _ in 0..<3 {
-                for start in stride(from: 0, to: 1000, by: 37) { try bucketer.markReady(start..<min(1000, start + 37)) }
-                try bucketer.finish()
-            }
-            try bucketer.startBucket(bucketer.buckets.count - 1)
-            try bucketer.finish()
-        }
-        XCTAssertEqual(storage, (0..<1000).map { Float($0) })
-    }
+    // Marking order across ranks: `CollectiveSelfCheck`'s bucketed steps, run on 2 and 3 ranks by
+    // MPIRunTests (one process cannot show it: its allreduce is the identity).
 }

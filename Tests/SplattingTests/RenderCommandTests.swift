@@ -8,7 +8,7 @@ import XCTest
 /// `relief-infer render` as a user runs it: a 3DGS PLY and FaceLift cameras in, PNGs out.
 final class RenderCommandTests: XCTestCase {
     func testRendersOnePNGPerFrameNamedAfterItsFile() throws {
-        guard let program = Programs.built("relief-infer") else { throw XCTSkip("relief-infer is not built next to the tests") }
+        let program = try Programs.requireBuilt("relief-infer")
         let folder = NSTemporaryDirectory() + "render-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // A red ball of Gaussians at the origin, seen by the 6-view diffusion rig at 48×48.

@@ -32,7 +32,7 @@ final class ReconstructionTaskTests: XCTestCase {
         XCTAssertTrue(weights.metadata["gslrm_config"]?.contains("\"width\":16") ?? false, "\(weights.metadata)")
         XCTAssertTrue(weights.names.contains("transformer_layers.0.attn1.to_q.weight"))
 
-        guard let infer = Programs.built("relief-infer") else { throw XCTSkip("relief-infer is not built") }
+        let infer = try Programs.requireBuilt("relief-infer")
         let subject = try RenderFolder.subjects(in: [TinyHeads.folder + "/renders"])[0]
         let out = TinyHeads.folder + "/reconstruct-\(run)"
         let (status, output) = try Programs.run(infer, ["reconstruct", "--checkpoint", checkpoint.url.path, "--input", subject.folder,
@@ -48,7 +48,18 @@ final class ReconstructionTaskTests: XCTestCase {
         let views = (metrics["novel_views"] as! [[String: Any]]).map { $0["view"] as! Int }
         XCTAssertEqual(views, [1, 2, 4, 5])
         XCTAssertEqual(metrics["input_views"] as? [Int], [0, 3])
-        XCTAssertGreaterThan(metrics["mean_psnr"] as! Double, 5)
+        // Six steps leave the model well below the mean-input baseline (≈10 dB beside ≈17 dB), so
+        // "better than 5 dB" says nothing. What must hold: relief-infer, from the checkpoint alone,
+        // reproduces the quality the trainer measured for the same EMA weights (its held-out
+        // subjects vs this one: within 2 dB here), and both stay distinct from the baseline.
+        func value(_ key: String) throws -> Double {
+            let match = try XCTUnwrap(eval.range(of: key + #" [-0-9.e]+"#, options: .regularExpression), "\(key) in \(eval)")
+            return try XCTUnwrap(Double(eval[match].dropFirst(key.count + 1)), eval)
+        }
+        let trained = try value("psnr"), baseline = try value("psnr_mean_input_baseline")
+        let inferred = metrics["mean_psnr"] as! Double
+        XCTAssertEqual(inferred, trained, accuracy: 2, "relief-infer \(inferred) dB, trainer \(trained) dB, baseline \(baseline) dB")
+        XCTAssertGreaterThan(abs(inferred - baseline), 3, "relief-infer \(inferred) dB is the mean-input baseline's \(baseline) dB")
 
         // A checkpoint of another model is refused by name.
         let probeRun = "probe-\(UUID().uuidString)"
@@ -62,7 +73,7 @@ final class ReconstructionTaskTests: XCTestCase {
 
     /// The main job picks its held-out subject with `data-tools inspect --subjects val`.
     func testInspectListsTheSubjectsOfASplit() throws {
-        guard let tool = Programs.built("data-tools") else { throw XCTSkip("data-tools is not built") }
+        let tool = try Programs.requireBuilt("data-tools")
         let manifest = try Manifest.read(dataset: TinyHeads.folder + "/dataset")
         for split in ["train", "val"] {
             let (status, output) = try Programs.run(tool, ["inspect", TinyHeads.folder + "/dataset", "--subjects", split])

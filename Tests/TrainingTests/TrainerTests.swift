@@ -160,13 +160,12 @@ final class TrainProgramTests: XCTestCase {
     var program: URL!
 
     override func setUpWithError() throws {
-        guard let p = Programs.built("relief-train") else { throw XCTSkip("relief-train is not built next to the tests") }
-        program = p
+        program = try Programs.requireBuilt("relief-train")
         _ = TinyHeads.folder
     }
 
     func testTwoRanksGiveTheSameWeightsAsOneRankAccumulatingTwoMicroBatches() throws {
-        guard let mpirun = Programs.onPath("mpirun") else { throw XCTSkip("mpirun is not on PATH") }
+        let mpirun = try Programs.requireOnPath("mpirun")
         let ranks = "ranks-\(UUID().uuidString)", accumulated = "acc-\(UUID().uuidString)"
         let (s1, o1) = try Programs.run(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "2", program.path,
                                                  TinyHeads.recipe(run: ranks), "--set", "training.batch_size_per_rank=1"])
@@ -182,7 +181,7 @@ final class TrainProgramTests: XCTestCase {
     }
 
     func testResumingOnAnotherNumberOfRanksReshardsAndSaysSo() throws {
-        guard let mpirun = Programs.onPath("mpirun") else { throw XCTSkip("mpirun is not on PATH") }
+        let mpirun = try Programs.requireOnPath("mpirun")
         let run = "reshard-\(UUID().uuidString)"
         let (s1, o1) = try Programs.run(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "2", program.path,
                                                  TinyHeads.recipe(run: run), "--set", "training.steps=6"])
@@ -194,7 +193,7 @@ final class TrainProgramTests: XCTestCase {
     }
 
     func testARankThatDiesBringsTheJobDownNamingItAndKeepsTheCheckpoint() throws {
-        guard let mpirun = Programs.onPath("mpirun"), let pgrep = Programs.onPath("pgrep") else { throw XCTSkip("mpirun or pgrep missing") }
+        let mpirun = try Programs.requireOnPath("mpirun"), pgrep = try Programs.requireOnPath("pgrep")
         let run = "die-\(UUID().uuidString)"
         let recipe = TinyHeads.recipe(run: run)
         let (job, pipe) = try Programs.start(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "2", program.path, recipe,
@@ -241,22 +240,43 @@ final class TrainProgramTests: XCTestCase {
     func testKillingDuringCheckpointWritesNeverCorruptsLatest() throws {
         let run = "kill-\(UUID().uuidString)"
         let root = CheckpointDirectory(root: URL(fileURLWithPath: TinyHeads.folder + "/runs/\(run)"))
-        // A checkpoint every step makes a kill land inside a write often; several kills at
-        // different moments.
-        for delay in [0.25, 0.4, 0.55, 0.7] {
+        // What a commit in progress leaves: its staging folder (`.tmp-step-…-<pid>`) or `latest.tmp`.
+        func inProgress() -> Set<String> {
+            Set(((try? FileManager.default.contentsOfDirectory(atPath: root.root.path)) ?? [])
+                .filter { $0.hasPrefix(".tmp-step-") || $0 == "latest.tmp" })
+        }
+        // A checkpoint every step; each run is killed as soon as a new commit has begun. The kill
+        // landed inside the write when that commit's temporary is still there after the process
+        // died (a finished commit renames or replaces it).
+        var killsInsideWrites = 0, attempts = 0
+        while killsInsideWrites < 4, attempts < 16 {
+            attempts += 1
             let args = [TinyHeads.recipe(run: run), "--set", "training.steps=100000", "--set", "checkpoint.every=1",
                         "--set", "checkpoint.keep_last=2"] + ((try root.latest()) == nil ? [] : ["--resume", "latest"])
+            let leftOver = inProgress()
             let (process, _) = try Programs.start(program, args)
-            Thread.sleep(forTimeInterval: delay)
+            let deadline = Date().addingTimeInterval(60)
+            var begun = Set<String>()
+            // Not the run's first commit: a kill there would leave nothing to check `latest` against.
+            // `latest` is checked while the run goes on too: it must never name a missing folder.
+            while process.isRunning, Date() < deadline, begun.isEmpty {
+                begun = try root.latest() == nil ? [] : inProgress().subtracting(leftOver)
+                if begun.isEmpty { usleep(100) }
+            }
+            // At the start of the write or a little into it (files written, renames under way).
+            usleep([0, 1000, 3000, 6000][attempts % 4])
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            if !begun.isEmpty, !begun.isDisjoint(with: inProgress()) { killsInsideWrites += 1 }
             guard let latest = try root.latest() else { continue }
             for file in ["model.safetensors", "ema.safetensors", "optimizer.safetensors"] {
                 XCTAssertNoThrow(try latest.safetensors(file).tensors(), "\(file) of \(latest.url.path)")
             }
             XCTAssertNoThrow(try latest.json("trainer.json", as: TrainerState.self))
         }
+        XCTAssertGreaterThanOrEqual(killsInsideWrites, 4, "kills that landed inside a checkpoint write, of \(attempts)")
         XCTAssertNotNil(try root.latest(), "some checkpoint was committed")
+        print("kills inside checkpoint writes: \(killsInsideWrites) of \(attempts)")
     }
 
     func testRecipeErrorsStopBeforeTrainingNamingTheKey() throws {

@@ -1,7 +1,8 @@
-import Datasets
+import Splatting
 
-// The camera file format lives in Datasets (`CameraFile`, `CameraFrame`, plain Doubles); these
-// conversions carry cameras between it and the geometry without loss.
+// The camera file format (`CameraFile`, `CameraFrame`, plain Doubles) and the geometry's
+// `Camera` meet here, in the formats layer above the geometry, so that the rasterizer links
+// neither HDF5 nor libpng. These conversions carry cameras between the two without loss.
 
 extension Camera {
     /// The camera a frame of an `opencv_cameras.json` describes.
