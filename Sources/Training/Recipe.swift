@@ -27,7 +27,7 @@ public struct Recipe {
     }
     public struct Evaluation { public var every, samples: Int }
     public struct Checkpointing { public var directory: String; public var every, keepLast, keepEvery: Int }
-    public struct Logging { public var every, imagesEvery: Int }
+    public struct Logging { public var every, imagesEvery: Int; public var tensorboard: Bool }
 
     public var runName: String
     public var seed: UInt64
@@ -132,7 +132,8 @@ public struct Recipe {
         try c.finish()
 
         let l = try root.section("logging")
-        logging = Logging(every: try l.int("every", default: 10, min: 1), imagesEvery: try l.int("images_every", default: 500, min: 0))
+        logging = Logging(every: try l.int("every", default: 10, min: 1), imagesEvery: try l.int("images_every", default: 500, min: 0),
+                          tensorboard: try l.bool("tensorboard", default: true))
         try l.finish()
 
         try root.finish()
