@@ -5,6 +5,8 @@ import Foundation
 public final class MetricsLog {
     public let path: String
     private let handle: FileHandle
+    /// Where every row is also written as TensorBoard scalars (`<kind>/<key>`), when on.
+    public var tensorBoard: TensorBoardWriter?
 
     public init(path: String) throws {
         self.path = path
@@ -30,6 +32,7 @@ public final class MetricsLog {
         } catch {
             throw TrainingError("cannot append to \(path): \(error.localizedDescription)")
         }
+        try tensorBoard?.addScalars(row, step: step, prefix: kind)
     }
 
     /// Reads the rows of one kind back (for plots and for truncating after a resume).

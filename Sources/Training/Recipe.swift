@@ -36,7 +36,7 @@ public struct Recipe {
         /// What makes a checkpoint healthy (see `CheckpointHealth`); 0 turns a rule off.
         public var maxWeightGrowth, maxLossGrowth: Double
     }
-    public struct Logging { public var every, imagesEvery: Int }
+    public struct Logging { public var every, imagesEvery: Int; public var tensorboard: Bool }
 
     public var runName: String
     public var seed: UInt64
@@ -147,7 +147,8 @@ public struct Recipe {
         try c.finish()
 
         let l = try root.section("logging")
-        logging = Logging(every: try l.int("every", default: 10, min: 1), imagesEvery: try l.int("images_every", default: 500, min: 0))
+        logging = Logging(every: try l.int("every", default: 10, min: 1), imagesEvery: try l.int("images_every", default: 500, min: 0),
+                          tensorboard: try l.bool("tensorboard", default: true))
         try l.finish()
 
         try root.finish()

@@ -381,6 +381,7 @@ public final class Trainer {
         let grid = wantsGrid ? gridFolder.appendingPathComponent(String(format: "step-%08d.png", state.step)).path : nil
         let results = try withoutGradients { try task.evaluate(on: batches, gridPath: grid) }
         try metrics?.append(results, step: state.step, kind: "eval")
+        if let grid { try metrics?.tensorBoard?.addImage(pngFile: grid, tag: "eval/grid", step: state.step) }
         if let psnr = results["psnr"] { evalCurve.append((Double(state.step), psnr)) }
         say("eval at step \(state.step) on \(n) held-out samples (\(ema == nil ? "weights" : "EMA weights")): "
             + results.sorted { $0.key < $1.key }.map { String(format: "%@ %.4g", $0.key, $0.value) }.joined(separator: "  ")
@@ -493,6 +494,10 @@ public final class Trainer {
             lossCurve = MetricsLog.read(path: path).compactMap { r in r.values["loss"].map { (Double(r.step), $0) } }
             evalCurve = MetricsLog.read(path: path, kind: "eval").compactMap { r in r.values["psnr"].map { (Double(r.step), $0) } }
         }
-        return try MetricsLog(path: path)
+        let log = try MetricsLog(path: path)
+        if recipe.logging.tensorboard {
+            log.tensorBoard = try TensorBoardWriter(folder: runFolder.root, continuingAfter: state.step, recipe: recipe.tree.yaml(), note: say)
+        }
+        return log
     }
 }
