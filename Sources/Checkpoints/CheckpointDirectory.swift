@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// A run's checkpoint folder, `checkpoints/<run>/`, holding `step-XXXXXXXX/` folders and a
 /// `latest` file naming the newest committed one.
@@ -108,7 +109,7 @@ public struct CheckpointDirectory: Sendable {
     /// temporary folder is removed and the previous checkpoint and `latest` are left as they were.
     @discardableResult
     public func commit(step: Int, retention: RetentionPolicy? = nil, _ body: (CheckpointStaging) throws -> Void) throws -> Checkpoint {
-        precondition(step >= 0, "negative step")
+        check(step >= 0, "negative step")
         let fm = FileManager.default
         do { try fm.createDirectory(at: root, withIntermediateDirectories: true) } catch {
             throw CheckpointError(path: root.path, "cannot create run folder: \(error.localizedDescription)")

@@ -1,3 +1,5 @@
+import Tensors
+
 /// Which committed steps to keep: the last `keepLast`, every step divisible by `keepEvery`, and
 /// always the one `latest` points at. `keepLast == nil` keeps everything.
 public struct RetentionPolicy: Sendable, Equatable {
@@ -5,7 +7,7 @@ public struct RetentionPolicy: Sendable, Equatable {
     public var keepEvery: Int?
 
     public init(keepLast: Int? = nil, keepEvery: Int? = nil) {
-        precondition((keepLast ?? 0) >= 0 && (keepEvery ?? 1) > 0, "keepLast must be ≥ 0 and keepEvery > 0")
+        check((keepLast ?? 0) >= 0 && (keepEvery ?? 1) > 0, "keepLast must be ≥ 0 and keepEvery > 0")
         self.keepLast = keepLast
         self.keepEvery = keepEvery
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// One view's OpenCV camera as stored in FaceLift's `opencv_cameras.json`: x right, y down,
 /// z forward; intrinsics in pixels with pixel (u, v) centred at (u + 0.5, v + 0.5); `w2c` the
@@ -15,7 +16,7 @@ public struct CameraFrame: Sendable, Equatable {
     public var filePath: String
 
     public init(width: Int, height: Int, fx: Double, fy: Double, cx: Double, cy: Double, w2c: [Double], filePath: String) {
-        precondition(w2c.count == 16, "w2c needs 16 values, got \(w2c.count)")
+        check(w2c.count == 16, "w2c needs 16 values, got \(w2c.count)")
         self.width = width; self.height = height
         self.fx = fx; self.fy = fy; self.cx = cx; self.cy = cy
         self.w2c = w2c

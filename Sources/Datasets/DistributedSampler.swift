@@ -29,9 +29,9 @@ public struct DistributedSampler: Sendable {
 
     public init(count: Int, rank: Int = 0, worldSize: Int = 1, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
                 cursor: Cursor = Cursor()) {
-        precondition(count > 0, "DistributedSampler: the dataset is empty")
-        precondition(worldSize > 0 && rank >= 0 && rank < worldSize, "DistributedSampler: rank \(rank) outside world of \(worldSize)")
-        precondition(batchSize > 0, "DistributedSampler: batch size must be positive")
+        check(count > 0, "DistributedSampler: the dataset is empty")
+        check(worldSize > 0 && rank >= 0 && rank < worldSize, "DistributedSampler: rank \(rank) outside world of \(worldSize)")
+        check(batchSize > 0, "DistributedSampler: batch size must be positive")
         self.count = count
         self.rank = rank
         self.worldSize = worldSize
@@ -76,7 +76,7 @@ public struct DistributedSampler: Sendable {
 
     /// Moves to `cursor` (e.g. restored from a checkpoint).
     public mutating func seek(to cursor: Cursor) {
-        precondition(cursor.step >= 0 && cursor.step < stepsPerEpoch && cursor.epoch >= 0, "DistributedSampler: cursor \(cursor) out of range")
+        check(cursor.step >= 0 && cursor.step < stepsPerEpoch && cursor.epoch >= 0, "DistributedSampler: cursor \(cursor) out of range")
         self.cursor = cursor
     }
 }

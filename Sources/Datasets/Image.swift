@@ -1,3 +1,5 @@
+import Tensors
+
 /// An image as interleaved Float samples in [0, 1]: row-major, top row first, `channels`
 /// samples per pixel (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA). Float keeps resampling and
 /// compositing exact enough for 16-bit sources; `bitDepth` remembers what the source held so
@@ -13,8 +15,8 @@ public struct Image: Sendable, Equatable {
     public var pixels: [Float]
 
     public init(width: Int, height: Int, channels: Int, bitDepth: Int = 8, pixels: [Float]) {
-        precondition(width > 0 && height > 0 && (1...4).contains(channels), "Image: bad size \(width)×\(height)×\(channels)")
-        precondition(pixels.count == width * height * channels, "Image: \(pixels.count) samples for \(width)×\(height)×\(channels)")
+        check(width > 0 && height > 0 && (1...4).contains(channels), "Image: bad size \(width)×\(height)×\(channels)")
+        check(pixels.count == width * height * channels, "Image: \(pixels.count) samples for \(width)×\(height)×\(channels)")
         self.width = width
         self.height = height
         self.channels = channels
@@ -38,7 +40,7 @@ public struct Image: Sendable, Equatable {
     /// The same image with `count` channels: gray is replicated into RGB, a missing alpha is
     /// opaque (1), a dropped alpha is simply removed, RGB → gray uses Rec. 709 luma.
     public func converted(toChannels count: Int) -> Image {
-        precondition((1...4).contains(count), "Image.converted: channels must be 1...4")
+        check((1...4).contains(count), "Image.converted: channels must be 1...4")
         if count == channels { return self }
         let srcHasAlpha = hasAlpha, dstHasAlpha = count == 2 || count == 4
         let srcColor = srcHasAlpha ? channels - 1 : channels

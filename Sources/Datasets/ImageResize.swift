@@ -8,7 +8,7 @@ import Tensors
 /// alpha, so transparent pixels do not bleed their (meaningless) colour into the edges.
 extension Image {
     public func resized(width newWidth: Int, height newHeight: Int) -> Image {
-        precondition(newWidth > 0 && newHeight > 0, "Image.resized: size must be positive")
+        check(newWidth > 0 && newHeight > 0, "Image.resized: size must be positive")
         if newWidth == width && newHeight == height { return self }
         let alpha = hasAlpha ? channels - 1 : -1
         var source = pixels

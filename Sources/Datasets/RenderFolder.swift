@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// One subject in a render folder (FaceLift's layout, which Relief's synthesis also writes):
 /// `<subject>/opencv_cameras.json`, `<subject>/images/cam_XXX.png`, optional `<subject>/meta.json`.
@@ -38,8 +39,8 @@ public struct SubjectSample: Sendable {
     public var w2c: [Float]
 
     public init(subject: RenderSubject, views: Int, height: Int, width: Int, rgba: [UInt8], intrinsics: [Float], w2c: [Float]) {
-        precondition(rgba.count == views * height * width * 4 && intrinsics.count == views * 4 && w2c.count == views * 16,
-                     "SubjectSample: array sizes do not match \(views) views of \(width)×\(height)")
+        check(rgba.count == views * height * width * 4 && intrinsics.count == views * 4 && w2c.count == views * 16,
+              "SubjectSample: array sizes do not match \(views) views of \(width)×\(height)")
         self.subject = subject
         self.views = views
         self.height = height

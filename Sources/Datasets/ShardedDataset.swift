@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Random access to one split of a dataset folder: sample i of the split, in manifest order,
 /// across its shards. Cameras and names are held in memory; images are read per view on demand.
@@ -39,7 +40,7 @@ public final class ShardedDataset: @unchecked Sendable {
 
     /// (shard, index within it) of split-wide sample `i`.
     public func locate(_ i: Int) -> (shard: ShardReader, index: Int) {
-        precondition(i >= 0 && i < count, "sample \(i) outside 0..<\(count)")
+        check(i >= 0 && i < count, "sample \(i) outside 0..<\(count)")
         var lo = 0, hi = shards.count - 1
         while lo < hi {
             let mid = (lo + hi + 1) / 2

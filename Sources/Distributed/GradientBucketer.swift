@@ -29,7 +29,7 @@ public final class GradientBucketer {
 
     public init(buffer: UnsafeMutableBufferPointer<Float>, bucketBytes: Int = GradientBucketer.defaultBucketBytes,
                 overlap: Bool = true, communicator: any Communicator) {
-        precondition(bucketBytes >= MemoryLayout<Float>.stride, "bucketBytes must hold at least one Float")
+        guard bucketBytes >= MemoryLayout<Float>.stride else { fatalError("GradientBucketer: bucketBytes \(bucketBytes) must hold at least one Float") }
         self.communicator = communicator
         self.overlap = overlap
         self.buffer = buffer
@@ -46,7 +46,9 @@ public final class GradientBucketer {
     /// Records that `range` of the buffer holds this rank's final gradient; launches every
     /// bucket whose turn has come and is complete. Each element is marked once per step.
     public func markReady(_ range: Range<Int>) throws {
-        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) outside the gradient buffer of \(count)")
+        guard range.lowerBound >= 0 && range.upperBound <= count else {
+            fatalError("GradientBucketer.markReady: range \(range) outside the gradient buffer of \(count)")
+        }
         guard !range.isEmpty else { return }
         // Buckets are contiguous from the end: find the overlapped ones directly.
         let width = buckets.first.map { $0.count } ?? 1
@@ -55,7 +57,7 @@ public final class GradientBucketer {
         for b in first...last {
             let overlap = range.clamped(to: buckets[b]).count
             readyCounts[b] += overlap
-            precondition(readyCounts[b] <= buckets[b].count, "gradient range \(range) marked ready twice in one step")
+            guard readyCounts[b] <= buckets[b].count else { fatalError("GradientBucketer: gradient range \(range) marked ready twice in one step") }
         }
         while launched < buckets.count && readyCounts[launched] == buckets[launched].count {
             try launch(launched)
@@ -65,7 +67,7 @@ public final class GradientBucketer {
 
     /// Launches bucket `index` now, with every earlier bucket not yet launched (order is kept).
     public func startBucket(_ index: Int) throws {
-        precondition(index >= 0 && index < buckets.count, "bucket \(index) of \(buckets.count)")
+        guard index >= 0 && index < buckets.count else { fatalError("GradientBucketer.startBucket: bucket \(index) of \(buckets.count)") }
         while launched <= index { try launch(launched) }
     }
 

@@ -16,6 +16,7 @@ public final class Attention: Module {
 
     public init(queryDimension: Int, heads: Int, headDimension: Int, contextDimension: Int? = nil,
                 bias: Bool = false, outBias: Bool = true) {
+        check(heads > 0 && headDimension > 0, "Attention: \(heads) heads of width \(headDimension)")
         self.heads = heads
         self.headDimension = headDimension
         let inner = heads * headDimension
@@ -31,13 +32,14 @@ public final class Attention: Module {
 
     /// x: [B, N, C] (or [B·V, N, C] with `views` V); context: [B, M, contextDim].
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil, views: Int = 1) -> Tensor {
-        precondition(x.rank == 3, "Attention expects [batch, tokens, channels], got \(x.shape)")
-        precondition(views >= 1 && x.shape[0] % views == 0, "Attention: batch \(x.shape[0]) is not a multiple of \(views) views")
-        precondition(context == nil || views == 1, "Attention: multi-view attention is self-attention only")
+        check(x.rank == 3, "Attention expects [batch, tokens, channels], got \(x.shape)")
+        check(views >= 1 && x.shape[0] % views == 0, "Attention: batch \(x.shape[0]) is not a multiple of \(views) views")
+        check(context == nil || views == 1, "Attention: multi-view attention is self-attention only")
         let (b, n, c) = (x.shape[0] / views, x.shape[1] * views, x.shape[2])
         let tokens = views == 1 ? x : x.reshaped([b, n, c])
         let source = context ?? tokens
-        precondition(source.rank == 3 && source.shape[0] == b, "Attention: context \(source.shape) for queries \(tokens.shape)")
+        check(source.rank == 3 && source.shape[0] == b,
+              "Attention: context \(source.shape) for queries \(tokens.shape): expected [\(b), M, \(toK.inFeatures)]")
         let y = attention(toQ(tokens), toK(source), toV(source), heads: heads)   // [B, N, H·D]
         let out = toOut(y)
         return views == 1 ? out : out.reshaped([b * views, n / views, c])

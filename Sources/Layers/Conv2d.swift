@@ -26,7 +26,7 @@ public final class Conv2d: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2d(\(inChannels)→\(outChannels)) got input \(x.shape)")
+        check(x.rank == 4 && x.shape[1] == inChannels, "Conv2d(\(inChannels)→\(outChannels)) got input \(x.shape)")
         return conv2d(x, weight: weight.value, bias: bias?.value, stride: stride, padding: padding)
     }
 }

@@ -10,7 +10,7 @@ public final class GroupNorm: Module {
     public let bias: Parameter?
 
     public init(groups: Int, channels: Int, epsilon: Float = 1e-5, affine: Bool = true) {
-        precondition(channels % groups == 0, "GroupNorm: \(channels) channels do not split into \(groups) groups")
+        check(groups > 0 && channels % groups == 0, "GroupNorm: \(channels) channels do not split into \(groups) groups")
         self.groups = groups
         self.channels = channels
         self.epsilon = epsilon
@@ -24,11 +24,18 @@ public final class GroupNorm: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        groupNorm(x, groups: groups, weight: weight?.value, bias: bias?.value, eps: epsilon)
+        checkInput(x)
+        return groupNorm(x, groups: groups, weight: weight?.value, bias: bias?.value, eps: epsilon)
     }
 
     /// silu(groupNorm(x)) in one pass.
     public func withSiLU(_ x: Tensor) -> Tensor {
-        groupNormSiLU(x, groups: groups, weight: weight?.value, bias: bias?.value, eps: epsilon)
+        checkInput(x)
+        return groupNormSiLU(x, groups: groups, weight: weight?.value, bias: bias?.value, eps: epsilon)
+    }
+
+    private func checkInput(_ x: Tensor) {
+        check(x.rank >= 2 && x.shape[1] == channels,
+              "GroupNorm(\(groups) groups, \(channels) channels) got input \(x.shape), expected [N, \(channels), …]")
     }
 }

@@ -20,7 +20,7 @@ public final class LayerNorm: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.shape.last == features, "LayerNorm(\(features)) got input \(x.shape)")
+        check(x.shape.last == features, "LayerNorm(\(features)) got input \(x.shape)")
         return layerNorm(x, weight: weight?.value, bias: bias?.value, eps: epsilon)
     }
 }

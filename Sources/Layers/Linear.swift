@@ -21,7 +21,7 @@ public final class Linear: Module {
 
     /// x: […, in] → […, out].
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.shape.last == inFeatures, "Linear(\(inFeatures)→\(outFeatures)) got input \(x.shape)")
+        check(x.shape.last == inFeatures, "Linear(\(inFeatures)→\(outFeatures)) got input \(x.shape)")
         let flat = x.rank == 2 ? x : x.reshaped([x.count / inFeatures, inFeatures])
         let y = affine(flat, weight: weight.value, bias: bias?.value)
         return x.rank == 2 ? y : y.reshaped(Array(x.shape.dropLast()) + [outFeatures])

@@ -46,7 +46,7 @@ public final class ParameterStore {
         var entries: [Entry] = []
         var offset = 0
         for (name, p) in named {
-            precondition(seen.insert(ObjectIdentifier(p)).inserted, "parameter '\(name)' is registered under two names")
+            check(seen.insert(ObjectIdentifier(p)).inserted, "parameter '\(name)' is registered under two names")
             entries.append(Entry(name: name, offset: offset, count: p.count, shape: p.shape, parameter: p))
             // 16-float alignment keeps each parameter's slice on its own 64-byte line.
             offset += (p.count + 15) / 16 * 16
@@ -177,7 +177,7 @@ public final class ParameterStore {
 
     /// Copies `other` (e.g. the EMA weights) into the parameter buffer; same layout required.
     public func copyValues(from flat: Tensor) {
-        precondition(flat.count == count, "flat buffer of \(flat.count) floats for a store of \(count)")
+        check(flat.count == count, "flat buffer of \(flat.count) floats for a store of \(count)")
         values.storage.base.update(from: flat.storage.base, count: count)
     }
 }

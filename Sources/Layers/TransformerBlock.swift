@@ -34,11 +34,19 @@ public final class TransformerBlock: Module {
         return out + [("norm3", norm3), ("ff", ff)]
     }
 
-    /// x: [B, N, C] (or [B·V, N, C] with `views`); context: [B, M, contextDim] when the block has cross-attention.
+    /// x: [B, N, C] (or [B·V, N, C] with `views`); context: [B, M, contextDim] (or [B·V, M, contextDim]
+    /// with `views`) when the block has cross-attention.
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil, views: Int = 1) -> Tensor {
+        if let attn2 {
+            // Checked before any work: cross-attention runs per view, so each of the B·V rows of
+            // the hidden states needs its own context row.
+            guard let context else { fatalError("TransformerBlock with cross-attention called without context") }
+            check(context.rank == 3 && context.shape.first == x.shape.first,
+                  "TransformerBlock cross-attention: context \(context.shape) for hidden states \(x.shape) with \(views) view(s): "
+                  + "expected [\(x.shape.first ?? 0), M, \(attn2.toK.inFeatures)] (one context per sample and view)")
+        }
         var h = attn1(norm1(x), views: views) + x
-        if let norm2, let attn2 {
-            guard let context else { preconditionFailure("TransformerBlock with cross-attention called without context") }
+        if let norm2, let attn2, let context {
             h = attn2(norm2(h), context: context) + h
         }
         return ff(norm3(h)) + h

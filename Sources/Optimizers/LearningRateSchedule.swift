@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Learning rate as a function of the (0-based) optimizer step.
 public enum LearningRateSchedule: Equatable, Codable, Sendable {
@@ -22,7 +23,7 @@ public enum LearningRateSchedule: Equatable, Codable, Sendable {
             let t = min(1, Double(step - warmup) / Double(span))
             return floor + (peak - floor) * Float(0.5 * (1 + cos(Double.pi * t)))
         case .piecewiseConstant(let boundaries, let values):
-            precondition(values.count == boundaries.count + 1, "piecewise schedule needs one more value than boundaries")
+            check(values.count == boundaries.count + 1, "piecewise schedule needs one more value than boundaries")
             var i = 0
             while i < boundaries.count && step >= boundaries[i] { i += 1 }
             return values[i]

@@ -20,7 +20,7 @@ public final class GSLRM: Module {
     let decoderProjection: Linear
 
     public init(_ configuration: GSLRMConfiguration) {
-        precondition(configuration.problem == nil, "GS-LRM configuration: \(configuration.problem!)")
+        check(configuration.problem == nil, "GS-LRM configuration: \(configuration.problem!)")
         self.configuration = configuration
         let c = configuration, p2 = c.patchSize * c.patchSize
         // FaceLift initialises every linear weight N(0, 0.02): small tokens keep the untrained
@@ -45,10 +45,10 @@ public final class GSLRM: Module {
     /// posed: [B, V, 9, H, W] → raw Gaussian parameters [B, V·H·W, 12] in pixel order.
     public func callAsFunction(_ posed: Tensor) -> Tensor {
         let s = posed.shape
-        precondition(s.count == 5 && s[2] == GSLRMConfiguration.inputChannels,
-                     "GS-LRM takes posed views [B, V, 9, H, W], got \(s)")
+        check(s.count == 5 && s[2] == GSLRMConfiguration.inputChannels,
+              "GS-LRM takes posed views [B, V, 9, H, W], got \(s)")
         let (b, v, h, w, p) = (s[0], s[1], s[3], s[4], configuration.patchSize)
-        precondition(h % p == 0 && w % p == 0, "GS-LRM: \(w)×\(h) views do not divide into \(p)×\(p) patches")
+        check(h % p == 0 && w % p == 0, "GS-LRM: \(w)×\(h) views do not divide into \(p)×\(p) patches")
         let (rows, columns) = (h / p, w / p)
         // (b v c (hh ph) (ww pw)) → (b) (v hh ww) (ph pw c), as FaceLift's Rearrange.
         let patches = posed.reshaped([b, v, s[2], rows, p, columns, p]).permuted([0, 1, 3, 5, 4, 6, 2])

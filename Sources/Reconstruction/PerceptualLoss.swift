@@ -42,8 +42,8 @@ public final class VGGFeatures: Module {
     /// x: [N, 3, H, W], already normalised (see `PerceptualLoss`). Returns the ReLU outputs of
     /// conv1_2, conv2_2, conv3_2, conv4_2 and conv5_2 (FaceLift's `return_style=0` features).
     public func callAsFunction(_ x: Tensor) -> [Tensor] {
-        precondition(x.rank == 4 && x.shape[1] == 3 && x.shape[2] >= Self.minimumSize && x.shape[3] >= Self.minimumSize,
-                     "VGGFeatures needs [N, 3, H, W] with H, W ≥ \(Self.minimumSize), got \(x.shape)")
+        check(x.rank == 4 && x.shape[1] == 3 && x.shape[2] >= Self.minimumSize && x.shape[3] >= Self.minimumSize,
+              "VGGFeatures needs [N, 3, H, W] with H, W ≥ \(Self.minimumSize), got \(x.shape)")
         var h = x
         var taps: [Tensor] = []
         for (layer, conv) in zip(Self.layout, convolutions) {
@@ -101,8 +101,8 @@ public struct PerceptualLoss {
 
     /// prediction, target: [N, 3, H, W] in [0, 1], H and W ≥ 16. Returns a scalar.
     public func callAsFunction(_ prediction: Tensor, _ target: Tensor) -> Tensor {
-        precondition(prediction.shape == target.shape && prediction.rank == 4 && prediction.shape[1] == 3,
-                     "perceptual loss: prediction \(prediction.shape) and target \(target.shape) must be one [N, 3, H, W]")
+        check(prediction.shape == target.shape && prediction.rank == 4 && prediction.shape[1] == 3,
+              "perceptual loss: prediction \(prediction.shape) and target \(target.shape) must be one [N, 3, H, W]")
         let mean = Tensor(Self.pixelMean, shape: [1, 3, 1, 1])
         func normalised(_ x: Tensor) -> Tensor { x * 255 - mean }
         let p = normalised(prediction)

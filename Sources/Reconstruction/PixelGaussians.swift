@@ -26,8 +26,8 @@ public struct PixelGaussians {
 
     /// raw: [B, N, 12] channels (depth, SH DC ×3, scale ×3, rotation ×4, opacity).
     public init(raw: Tensor, rays: PixelRays, configuration c: GSLRMConfiguration) {
-        precondition(raw.rank == 3 && raw.shape[2] == GSLRMConfiguration.gaussianChannels && raw.shape[1] == rays.origins.shape[1],
-                     "raw Gaussians \(raw.shape) do not match \(rays.origins.shape[1]) pixel rays")
+        check(raw.rank == 3 && raw.shape[2] == GSLRMConfiguration.gaussianChannels && raw.shape[1] == rays.origins.shape[1],
+              "raw Gaussians \(raw.shape) do not match \(rays.origins.shape[1]) pixel rays")
         let (b, n) = (raw.shape[0], raw.shape[1])
         func channels(_ r: Range<Int>) -> Tensor { raw.sliced(axis: 2, range: r) }
         let distance = rays.originDistances + (sigmoid(channels(0..<1)) * 2 - 1) * c.depthHalfRange
@@ -43,7 +43,7 @@ public struct PixelGaussians {
     /// adds background·(1 − α): the same image, and the gradient through α stays exact.
     /// Returns RGB [B, V, 3, H, W] and alpha [B, V, 1, H, W].
     public func render(_ cameras: [[Camera]], backgrounds: Tensor) -> (rgb: Tensor, alpha: Tensor) {
-        precondition(backgrounds.shape == [samples, 3], "backgrounds must be [\(samples), 3], got \(backgrounds.shape)")
+        check(backgrounds.shape == [samples, 3], "backgrounds must be [\(samples), 3], got \(backgrounds.shape)")
         let images = GaussianRasterizer.render(means: means, quaternions: quaternions, logScales: logScales,
                                                opacityLogits: opacityLogits, shDC: shDC, cameras: cameras,
                                                background: [0, 0, 0])

@@ -10,7 +10,7 @@ public struct ReconstructionLoss {
     public var perceptual: PerceptualLoss?
 
     public init(ssimWeight: Float = 0, perceptualWeight: Float = 0, perceptual: PerceptualLoss? = nil) {
-        precondition(perceptualWeight == 0 || perceptual != nil, "a perceptual weight needs the perceptual loss's VGG weights")
+        check(perceptualWeight == 0 || perceptual != nil, "a perceptual weight needs the perceptual loss's VGG weights")
         self.ssimWeight = ssimWeight
         self.perceptualWeight = perceptualWeight
         self.perceptual = perceptual
@@ -26,8 +26,8 @@ public struct ReconstructionLoss {
 
     /// rendered, target: [B, V, 3, H, W] in [0, 1]. Returns the loss and its parts for the log.
     public func callAsFunction(_ rendered: Tensor, _ target: Tensor) -> (loss: Tensor, parts: [String: Double]) {
-        precondition(rendered.shape == target.shape && rendered.rank == 5,
-                     "reconstruction loss: rendered \(rendered.shape) and target \(target.shape) must be one [B, V, 3, H, W]")
+        check(rendered.shape == target.shape && rendered.rank == 5,
+              "reconstruction loss: rendered \(rendered.shape) and target \(target.shape) must be one [B, V, 3, H, W]")
         var loss = mseLoss(rendered, target)
         var parts = ["mse": Double(loss[flat: 0])]
         let s = rendered.shape, planes = [s[0] * s[1], s[2], s[3], s[4]]

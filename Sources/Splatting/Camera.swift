@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// A pinhole camera in OpenCV convention: camera x right, y down, z forward; pixel (u, v) has its
 /// centre at (u + 0.5, v + 0.5). Parameters are Double so a round trip through JSON is exact; the
@@ -57,7 +58,7 @@ public struct Matrix4: Equatable, Sendable {
     public var elements: [Double]
 
     public init(rowMajor elements: [Double]) {
-        precondition(elements.count == 16, "Matrix4 needs 16 elements, got \(elements.count)")
+        check(elements.count == 16, "Matrix4 needs 16 elements, got \(elements.count)")
         self.elements = elements
     }
 

@@ -44,19 +44,19 @@ public enum GaussianRasterizer {
     public static func render(means: Tensor, quaternions: Tensor, logScales: Tensor, opacityLogits: Tensor,
                               shDC: Tensor, cameras: [[Camera]], background: SIMD3<Float> = [1, 1, 1],
                               withDepth: Bool = false) -> SplatImages {
-        precondition(means.rank == 3 && means.shape[2] == 3, "means must be [B, N, 3], got \(means.shape)")
+        check(means.rank == 3 && means.shape[2] == 3, "means must be [B, N, 3], got \(means.shape)")
         let bCount = means.shape[0], nCount = means.shape[1]
-        precondition(quaternions.shape == [bCount, nCount, 4], "quaternions must be [B, N, 4], got \(quaternions.shape)")
-        precondition(logScales.shape == [bCount, nCount, 3], "logScales must be [B, N, 3], got \(logScales.shape)")
-        precondition(opacityLogits.shape == [bCount, nCount] || opacityLogits.shape == [bCount, nCount, 1],
-                     "opacityLogits must be [B, N] or [B, N, 1], got \(opacityLogits.shape)")
-        precondition(shDC.shape == [bCount, nCount, 3], "shDC must be [B, N, 3], got \(shDC.shape)")
-        precondition(cameras.count == bCount && bCount > 0, "need one camera list per sample (\(bCount)), got \(cameras.count)")
+        check(quaternions.shape == [bCount, nCount, 4], "quaternions must be [B, N, 4], got \(quaternions.shape)")
+        check(logScales.shape == [bCount, nCount, 3], "logScales must be [B, N, 3], got \(logScales.shape)")
+        check(opacityLogits.shape == [bCount, nCount] || opacityLogits.shape == [bCount, nCount, 1],
+              "opacityLogits must be [B, N] or [B, N, 1], got \(opacityLogits.shape)")
+        check(shDC.shape == [bCount, nCount, 3], "shDC must be [B, N, 3], got \(shDC.shape)")
+        check(cameras.count == bCount && bCount > 0, "need one camera list per sample (\(bCount)), got \(cameras.count)")
         let vCount = cameras[0].count
-        precondition(vCount > 0 && cameras.allSatisfy { $0.count == vCount }, "every sample needs the same number of views")
+        check(vCount > 0 && cameras.allSatisfy { $0.count == vCount }, "every sample needs the same number of views")
         let width = cameras[0][0].width, height = cameras[0][0].height
-        precondition(cameras.allSatisfy { $0.allSatisfy { $0.width == width && $0.height == height } },
-                     "all views must share one image size")
+        check(cameras.allSatisfy { $0.allSatisfy { $0.width == width && $0.height == height } },
+              "all views must share one image size")
 
         let ts = SplatConstants.tileSize
         let geo = RasterGeometry(width: width, height: height, tilesX: (width + ts - 1) / ts, tilesY: (height + ts - 1) / ts,

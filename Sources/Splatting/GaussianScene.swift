@@ -22,9 +22,9 @@ public struct GaussianScene {
 
     public init(means: Tensor, quaternions: Tensor, logScales: Tensor, opacityLogits: Tensor, shDC: Tensor, shRest: Tensor? = nil) {
         let n = means.shape[0]
-        precondition(means.shape == [n, 3] && quaternions.shape == [n, 4] && logScales.shape == [n, 3]
-                     && opacityLogits.count == n && shDC.shape == [n, 3] && (shRest == nil || shRest!.shape == [n, 45]),
-                     "GaussianScene shapes disagree")
+        check(means.shape == [n, 3] && quaternions.shape == [n, 4] && logScales.shape == [n, 3]
+              && opacityLogits.count == n && shDC.shape == [n, 3] && (shRest == nil || shRest!.shape == [n, 45]),
+              "GaussianScene shapes disagree")
         self.means = means; self.quaternions = quaternions; self.logScales = logScales
         self.opacityLogits = opacityLogits.viewing(as: [n]); self.shDC = shDC; self.shRest = shRest
     }

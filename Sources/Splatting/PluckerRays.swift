@@ -12,9 +12,9 @@ public enum PluckerRays {
 
     /// Ray maps of one set of views: [V, 6, H, W] (all views the same size).
     public static func map(_ cameras: [Camera], layout: Layout = .momentDirection) -> Tensor {
-        precondition(!cameras.isEmpty, "Plücker rays of no cameras")
+        check(!cameras.isEmpty, "Plücker rays of no cameras")
         let w = cameras[0].width, h = cameras[0].height
-        precondition(cameras.allSatisfy { $0.width == w && $0.height == h }, "Plücker rays need views of one size")
+        check(cameras.allSatisfy { $0.width == w && $0.height == h }, "Plücker rays need views of one size")
         let out = Tensor(uninitializedShape: [cameras.count, 6, h, w])
         let plane = h * w
         let p = out.storage.base
@@ -53,13 +53,13 @@ public enum PluckerRays {
 
     /// Ray maps of a batch: [B, V, 6, H, W].
     public static func map(_ cameras: [[Camera]], layout: Layout = .momentDirection) -> Tensor {
-        precondition(!cameras.isEmpty && cameras.allSatisfy { $0.count == cameras[0].count },
-                     "Plücker rays need the same number of views per sample")
+        check(!cameras.isEmpty && cameras.allSatisfy { $0.count == cameras[0].count },
+              "Plücker rays need the same number of views per sample")
         let maps = cameras.map { map($0, layout: layout) }
         let per = maps[0].count
         let out = Tensor(uninitializedShape: [cameras.count] + maps[0].shape)
         for (b, m) in maps.enumerated() {
-            precondition(m.shape == maps[0].shape, "Plücker rays need views of one size")
+            check(m.shape == maps[0].shape, "Plücker rays need views of one size")
             (out.storage.base + b * per).update(from: m.storage.base, count: per)
         }
         return out

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// A grid of RGBA tiles composited over a flat background: rows are subjects, columns views.
 public struct ContactSheet {
@@ -20,7 +21,9 @@ public struct ContactSheet {
     /// Composites an RGBA tile (straight alpha) at (row, column), scaled by nearest neighbour if
     /// its size differs from the tile size.
     public mutating func place(rgba: [UInt8], width w: Int, height h: Int, row: Int, column: Int) {
-        precondition(rgba.count == w * h * 4 && row < rows && column < columns)
+        check(rgba.count == w * h * 4, "ContactSheet.place: \(rgba.count) bytes for a \(w)×\(h) RGBA tile")
+        check(row >= 0 && row < rows && column >= 0 && column < columns,
+              "ContactSheet.place: tile (\(row), \(column)) outside \(rows) rows × \(columns) columns")
         let sheetWidth = width
         let x0 = gap + column * (tileWidth + gap), y0 = gap + row * (tileHeight + gap)
         for y in 0..<tileHeight {

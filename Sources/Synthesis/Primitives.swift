@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 // Closed mesh builders. Every one is a "sphere grid" (poles + rings of a fixed segment count,
 // wrapping in longitude) or a torus grid, deformed by a closure, so each is watertight by
 // construction and wound outward whenever the closure keeps the surface's orientation.
@@ -7,7 +8,7 @@ import Foundation
 /// d = (cos lat cos lon, cos lat sin lon, sin lat) to a position. `rings` latitude bands
 /// (rings − 1 rows of vertices besides the poles), `segments` longitudes.
 public func sphereGrid(rings: Int, segments: Int, _ point: (Vec3) -> Vec3) -> TriangleMesh {
-    precondition(rings >= 2 && segments >= 3)
+    check(rings >= 2 && segments >= 3, "sphereGrid needs rings ≥ 2 and segments ≥ 3, got \(rings) and \(segments)")
     var m = TriangleMesh()
     m.positions.reserveCapacity((rings - 1) * segments + 2)
     m.patternCoordinates.reserveCapacity((rings - 1) * segments + 2)

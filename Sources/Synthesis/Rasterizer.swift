@@ -1,5 +1,6 @@
 import Foundation
 import Splatting
+import Tensors
 
 /// A z-buffer triangle rasterizer with supersampling. Two passes: visibility (nearest triangle
 /// per sample, by interpolated 1/z, with a top-left fill rule so shared edges are covered once),
@@ -19,7 +20,8 @@ public final class Rasterizer {
     private var cameraSpace: [Vec3] = []
 
     public init(width: Int, height: Int, supersampling: Int) {
-        precondition(width > 0 && height > 0 && supersampling >= 1)
+        check(width > 0 && height > 0 && supersampling >= 1,
+              "Rasterizer: size \(width)×\(height) and supersampling \(supersampling) must be positive")
         self.width = width; self.height = height; self.supersampling = supersampling
         samplesX = width * supersampling; samplesY = height * supersampling
         triangleAt = [Int32](repeating: -1, count: samplesX * samplesY)
@@ -31,12 +33,12 @@ public final class Rasterizer {
 
     /// Renders `scene` seen by `camera` into `rgba` (width·height·4 bytes, sRGB, straight alpha).
     public func render(_ scene: Scene, camera: Camera, into rgba: UnsafeMutablePointer<UInt8>) {
-        precondition(camera.width == width && camera.height == height, "camera size differs from the rasterizer's")
+        check(camera.width == width && camera.height == height, "Rasterizer.render: camera \(camera.width)×\(camera.height) differs from the rasterizer's \(width)×\(height)")
         let m = scene.mesh
-        precondition(m.normals.count == m.vertexCount && m.albedo.count == m.vertexCount && m.occlusion.count == m.vertexCount
-                     && m.patternCoordinates.count == m.vertexCount && m.triangleMaterial.count == m.triangleCount,
-                     "mesh attributes do not match its vertex/triangle counts (call computeNormals, paint)")
-        precondition(m.triangleMaterial.allSatisfy { Int($0) < scene.materials.count }, "triangle material index out of range")
+        check(m.normals.count == m.vertexCount && m.albedo.count == m.vertexCount && m.occlusion.count == m.vertexCount
+              && m.patternCoordinates.count == m.vertexCount && m.triangleMaterial.count == m.triangleCount,
+              "mesh attributes do not match its vertex/triangle counts (call computeNormals, paint)")
+        check(m.triangleMaterial.allSatisfy { Int($0) < scene.materials.count }, "triangle material index out of range")
         let view = ViewTransform(camera)
         rasterize(scene.mesh, camera: camera, view: view)
         shade(scene, eye: view.eye, into: rgba)

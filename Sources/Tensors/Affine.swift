@@ -4,11 +4,11 @@
 /// gradients and the bias's column sum — no separate add node, whose backward would copy dY
 /// once more and whose forward would write a second [rows, out] tensor.
 public func affine(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-    precondition(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1],
-                 "affine: x \(x.shape) does not match weight \(weight.shape) ([out, in])")
+    check(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1],
+          "affine: x \(x.shape) does not match weight \(weight.shape) ([out, in])")
     guard let bias else { return matmul(x, weight, transposeB: true) }
     let (rows, features) = (x.shape[0], weight.shape[0])
-    precondition(bias.shape == [features], "affine: bias \(bias.shape) for \(features) outputs")
+    check(bias.shape == [features], "affine: bias \(bias.shape) for \(features) outputs")
     let out = Tensor(uninitializedShape: [rows, features])
     let geometry = GEMMGeometry(batch: 1, m: rows, n: features, k: x.shape[1], aStride: rows * x.shape[1], bStride: 0)
     geometry.forward(x.storage.base, weight.storage.base, out.storage.base, transposeA: false, transposeB: true)

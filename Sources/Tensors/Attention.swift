@@ -19,17 +19,17 @@ import Foundation
 /// q is [batch…, Nq, D], k is [batch…, Nk, D], v is [batch…, Nk, Dv] (typically [B, H, N, D]);
 /// the result is [batch…, Nq, Dv]. `scale` defaults to 1/√D.
 public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float? = nil) -> Tensor {
-    precondition(q.rank >= 2 && k.rank == q.rank && v.rank == q.rank,
-                 "attention needs q, k, v of equal rank ≥ 2, got \(q.shape), \(k.shape), \(v.shape)")
+    check(q.rank >= 2 && k.rank == q.rank && v.rank == q.rank,
+          "attention needs q, k, v of equal rank ≥ 2, got \(q.shape), \(k.shape), \(v.shape)")
     let batchShape = Array(q.shape.dropLast(2))
-    precondition(Array(k.shape.dropLast(2)) == batchShape && Array(v.shape.dropLast(2)) == batchShape,
-                 "attention batch shapes differ: q \(q.shape), k \(k.shape), v \(v.shape)")
+    check(Array(k.shape.dropLast(2)) == batchShape && Array(v.shape.dropLast(2)) == batchShape,
+          "attention batch shapes differ: q \(q.shape), k \(k.shape), v \(v.shape)")
     let geometry = AttentionGeometry(batch: elementCount(batchShape), nq: q.shape[q.rank - 2], nk: k.shape[k.rank - 2],
                                      d: q.shape[q.rank - 1], dv: v.shape[v.rank - 1],
                                      scale: scale ?? 1 / Float(q.shape[q.rank - 1]).squareRoot())
-    precondition(k.shape[k.rank - 1] == geometry.d, "attention: q has D=\(geometry.d) but k is \(k.shape)")
-    precondition(v.shape[v.rank - 2] == geometry.nk, "attention: k has \(geometry.nk) keys but v is \(v.shape)")
-    precondition(geometry.nk > 0, "attention over zero keys")
+    check(k.shape[k.rank - 1] == geometry.d, "attention: q has D=\(geometry.d) but k is \(k.shape)")
+    check(v.shape[v.rank - 2] == geometry.nk, "attention: k has \(geometry.nk) keys but v is \(v.shape)")
+    check(geometry.nk > 0, "attention over zero keys")
 
     return geometry.run(q, k, v, outShape: batchShape + [geometry.nq, geometry.dv])
 }
@@ -41,18 +41,18 @@ public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float? = nil
 ///
 /// q is [B, Nq, H·D], k is [B, Nk, H·D], v is [B, Nk, H·Dv]; the result is [B, Nq, H·Dv].
 public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, scale: Float? = nil) -> Tensor {
-    precondition(q.rank == 3 && k.rank == 3 && v.rank == 3 && heads > 0,
-                 "attention(heads:) needs q, k, v of shape [B, N, H·D], got \(q.shape), \(k.shape), \(v.shape)")
-    precondition(k.shape[0] == q.shape[0] && v.shape[0] == q.shape[0],
-                 "attention batch sizes differ: q \(q.shape), k \(k.shape), v \(v.shape)")
-    precondition(q.shape[2] % heads == 0 && v.shape[2] % heads == 0,
-                 "attention: \(heads) heads do not divide q \(q.shape) or v \(v.shape)")
+    check(q.rank == 3 && k.rank == 3 && v.rank == 3 && heads > 0,
+          "attention(heads:) needs q, k, v of shape [B, N, H·D], got \(q.shape), \(k.shape), \(v.shape)")
+    check(k.shape[0] == q.shape[0] && v.shape[0] == q.shape[0],
+          "attention batch sizes differ: q \(q.shape), k \(k.shape), v \(v.shape)")
+    check(q.shape[2] % heads == 0 && v.shape[2] % heads == 0,
+          "attention: \(heads) heads do not divide q \(q.shape) or v \(v.shape)")
     let d = q.shape[2] / heads
     let geometry = AttentionGeometry(batch: q.shape[0] * heads, nq: q.shape[1], nk: k.shape[1], d: d,
                                      dv: v.shape[2] / heads, scale: scale ?? 1 / Float(d).squareRoot(), heads: heads)
-    precondition(k.shape[2] == q.shape[2], "attention: q is \(q.shape) but k is \(k.shape)")
-    precondition(v.shape[1] == geometry.nk, "attention: k has \(geometry.nk) keys but v is \(v.shape)")
-    precondition(geometry.nk > 0, "attention over zero keys")
+    check(k.shape[2] == q.shape[2], "attention: q is \(q.shape) but k is \(k.shape)")
+    check(v.shape[1] == geometry.nk, "attention: k has \(geometry.nk) keys but v is \(v.shape)")
+    check(geometry.nk > 0, "attention over zero keys")
     return geometry.run(q, k, v, outShape: [q.shape[0], geometry.nq, v.shape[2]])
 }
 

@@ -6,7 +6,7 @@ public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
     for d in 0..<rank {
         let da = d < rank - a.count ? 1 : a[d - (rank - a.count)]
         let db = d < rank - b.count ? 1 : b[d - (rank - b.count)]
-        precondition(da == db || da == 1 || db == 1, "shapes \(a) and \(b) do not broadcast (dimension \(d))")
+        check(da == db || da == 1 || db == 1, "shapes \(a) and \(b) do not broadcast (dimension \(d))")
         out[d] = da == 1 ? db : da
     }
     return out
@@ -171,7 +171,7 @@ enum BinaryKernels {
 extension Tensor {
     /// This tensor stretched to `shape` by broadcasting (materialised); its gradient sums back.
     public func broadcast(to shape: [Int]) -> Tensor {
-        precondition(broadcastShape(self.shape, shape) == shape, "cannot broadcast \(self.shape) to \(shape)")
+        check(broadcastShape(self.shape, shape) == shape, "cannot broadcast \(self.shape) to \(shape)")
         if self.shape == shape { return self }
         let out = Tensor(uninitializedShape: shape)
         let source = self

@@ -2,12 +2,12 @@
 
 /// Tensors joined along `axis`; every other dimension must match.
 public func concat(_ tensors: [Tensor], axis: Int) -> Tensor {
-    precondition(!tensors.isEmpty, "concat of no tensors")
+    check(!tensors.isEmpty, "concat of no tensors")
     let first = tensors[0]
     let axis = normalizedAxis(axis, rank: first.rank)
     for t in tensors {
-        precondition(t.rank == first.rank && t.shape.enumerated().allSatisfy { $0.offset == axis || $0.element == first.shape[$0.offset] },
-                     "concat(axis: \(axis)): shape \(t.shape) does not match \(first.shape)")
+        check(t.rank == first.rank && t.shape.enumerated().allSatisfy { $0.offset == axis || $0.element == first.shape[$0.offset] },
+              "concat(axis: \(axis)): shape \(t.shape) does not match \(first.shape)")
     }
     var outShape = first.shape
     outShape[axis] = tensors.reduce(0) { $0 + $1.shape[axis] }
@@ -34,11 +34,11 @@ public func concat(_ tensors: [Tensor], axis: Int) -> Tensor {
 
 /// Equal-shaped tensors stacked along a new axis `axis` (0...rank).
 public func stack(_ tensors: [Tensor], axis: Int) -> Tensor {
-    precondition(!tensors.isEmpty, "stack of no tensors")
+    check(!tensors.isEmpty, "stack of no tensors")
     let shape = tensors[0].shape
     let axis = axis < 0 ? axis + shape.count + 1 : axis
-    precondition(axis >= 0 && axis <= shape.count, "stack axis \(axis) out of range for rank \(shape.count)")
-    for t in tensors { precondition(t.shape == shape, "stack: shape \(t.shape) differs from \(shape)") }
+    check(axis >= 0 && axis <= shape.count, "stack axis \(axis) out of range for rank \(shape.count)")
+    for t in tensors { check(t.shape == shape, "stack: shape \(t.shape) differs from \(shape)") }
     var expanded = shape
     expanded.insert(1, at: axis)
     return concat(tensors.map { $0.reshaped(expanded) }, axis: axis)

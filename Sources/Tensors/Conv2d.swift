@@ -21,20 +21,20 @@ enum ConvAlgorithm { case automatic, im2col, winograd }
 
 func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
             algorithm: ConvAlgorithm) -> Tensor {
-    precondition(x.rank == 4, "conv2d input must be [N, C, H, W], got \(x.shape)")
-    precondition(weight.rank == 4 && weight.shape[1] == x.shape[1],
-                 "conv2d weight \(weight.shape) does not match input channels of \(x.shape)")
-    if let bias { precondition(bias.count == weight.shape[0], "conv2d bias \(bias.shape) for \(weight.shape[0]) output channels") }
-    precondition(stride.0 > 0 && stride.1 > 0 && padding.0 >= 0 && padding.1 >= 0, "conv2d stride \(stride) padding \(padding)")
+    check(x.rank == 4, "conv2d input must be [N, C, H, W], got \(x.shape)")
+    check(weight.rank == 4 && weight.shape[1] == x.shape[1],
+          "conv2d weight \(weight.shape) does not match input channels of \(x.shape)")
+    if let bias { check(bias.count == weight.shape[0], "conv2d bias \(bias.shape) for \(weight.shape[0]) output channels") }
+    check(stride.0 > 0 && stride.1 > 0 && padding.0 >= 0 && padding.1 >= 0, "conv2d stride \(stride) padding \(padding)")
     let geo = ConvGeometry(n: x.shape[0], cin: x.shape[1], h: x.shape[2], w: x.shape[3], cout: weight.shape[0],
                            kh: weight.shape[2], kw: weight.shape[3], sh: stride.0, sw: stride.1, ph: padding.0, pw: padding.1)
-    precondition(geo.ho > 0 && geo.wo > 0, "conv2d: kernel \(weight.shape) does not fit input \(x.shape) with padding \(padding)")
+    check(geo.ho > 0 && geo.wo > 0, "conv2d: kernel \(weight.shape) does not fit input \(x.shape) with padding \(padding)")
     let winograd: WinogradConv3x3?
     switch algorithm {
     case .automatic: winograd = WinogradConv3x3.applies(geo) ? WinogradConv3x3(geo) : nil
     case .im2col: winograd = nil
     case .winograd:
-        precondition(WinogradConv3x3.fits(geo), "conv2d: Winograd F(2×2, 3×3) needs a 3×3 stride-1 kernel, padding ≤ 2")
+        check(WinogradConv3x3.fits(geo), "conv2d: Winograd F(2×2, 3×3) needs a 3×3 stride-1 kernel, padding ≤ 2")
         winograd = WinogradConv3x3(geo)
     }
 

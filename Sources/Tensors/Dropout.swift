@@ -3,7 +3,7 @@
 /// (counter + i/4), lane i mod 4: the mask is reproducible for a given generator state,
 /// whatever the thread count, and the backward regenerates it instead of storing it.
 public func dropout(_ x: Tensor, probability p: Float, training: Bool = true, rng: inout Philox) -> Tensor {
-    precondition(p >= 0 && p <= 1, "dropout probability \(p) outside [0, 1]")
+    check(p >= 0 && p <= 1, "dropout probability \(p) outside [0, 1]")
     if !training || p == 0 || x.count == 0 { return x }
     let n = x.count
     let (seed, stream, start) = (rng.seed, rng.stream, rng.counter)

@@ -358,7 +358,7 @@ public func pow(_ x: Tensor, _ exponent: Float) -> Tensor { x.mapped(Power(p: ex
 
 /// Limits values to [min, max] (either bound optional); the gradient passes inside the range.
 public func clamp(_ x: Tensor, min low: Float = -.infinity, max high: Float = .infinity) -> Tensor {
-    precondition(!(low > high), "clamp with min \(low) > max \(high)")
+    check(!(low > high), "clamp with min \(low) > max \(high)")
     return x.mapped(Clamp(low: low, high: high))
 }
 

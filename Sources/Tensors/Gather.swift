@@ -6,7 +6,7 @@ extension Tensor {
     public func indexSelect(axis: Int, indices: [Int]) -> Tensor {
         let axis = normalizedAxis(axis, rank: rank)
         let dim = shape[axis]
-        for i in indices { precondition(i >= 0 && i < dim, "indexSelect: index \(i) out of range 0..<\(dim) on axis \(axis) of \(shape)") }
+        for i in indices { check(i >= 0 && i < dim, "indexSelect: index \(i) out of range 0..<\(dim) on axis \(axis) of \(shape)") }
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         var outShape = shape
         outShape[axis] = indices.count
@@ -49,6 +49,6 @@ extension Tensor {
 
 /// Rows of `table` ([vocabulary, width]) at `indices`: an embedding lookup, [indices.count, width].
 public func embedding(_ table: Tensor, indices: [Int]) -> Tensor {
-    precondition(table.rank == 2, "embedding table must be [vocabulary, width], got \(table.shape)")
+    check(table.rank == 2, "embedding table must be [vocabulary, width], got \(table.shape)")
     return table.indexSelect(axis: 0, indices: indices)
 }

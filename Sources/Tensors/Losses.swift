@@ -16,7 +16,7 @@ public func l1Loss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
 
 /// Peak signal-to-noise ratio (dB) of images in [0, 1]: an evaluation metric, no gradient.
 public func psnr(_ prediction: Tensor, _ target: Tensor) -> Double {
-    precondition(prediction.count == target.count, "PSNR of \(prediction.shape) against \(target.shape)")
+    check(prediction.count == target.count, "PSNR of \(prediction.shape) against \(target.shape)")
     var se = 0.0
     for i in 0..<prediction.count { let d = Double(prediction[flat: i] - target[flat: i]); se += d * d }
     let mse = se / Double(max(prediction.count, 1))
@@ -24,7 +24,7 @@ public func psnr(_ prediction: Tensor, _ target: Tensor) -> Double {
 }
 
 func meanLoss(_ p: Tensor, _ t: Tensor, name: String, squared: Bool) -> Tensor {
-    precondition(p.shape == t.shape, "\(name): prediction \(p.shape) and target \(t.shape) differ")
+    check(p.shape == t.shape, "\(name): prediction \(p.shape) and target \(t.shape) differ")
     let n = p.count
     let (pp, tp) = (p.storage.base, t.storage.base)
     let total = Reduction.total(n) { r in

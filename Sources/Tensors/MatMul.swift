@@ -4,17 +4,17 @@
 /// (`[batch…, N, K]` when `transposeB`). Either operand may be a plain matrix shared by every
 /// batch entry (a weight). The result is `[batch…, M, N]`.
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
-    precondition(a.rank >= 2 && b.rank >= 2, "matmul needs matrices, got \(a.shape) and \(b.shape)")
+    check(a.rank >= 2 && b.rank >= 2, "matmul needs matrices, got \(a.shape) and \(b.shape)")
     let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
-    precondition(aBatch == bBatch || aBatch.isEmpty || bBatch.isEmpty,
-                 "matmul batch shapes differ: \(a.shape) and \(b.shape)")
+    check(aBatch == bBatch || aBatch.isEmpty || bBatch.isEmpty,
+          "matmul batch shapes differ: \(a.shape) and \(b.shape)")
     let batchShape = aBatch.isEmpty ? bBatch : aBatch
     let batch = elementCount(batchShape)
     let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
     let (br, bc) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
     let (m, k) = transposeA ? (ac, ar) : (ar, ac)
     let (kb, n) = transposeB ? (bc, br) : (br, bc)
-    precondition(k == kb, "matmul inner sizes differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+    check(k == kb, "matmul inner sizes differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
 
     let out = Tensor(uninitializedShape: batchShape + [m, n])
     let aStride = aBatch.isEmpty ? 0 : m * k, bStride = bBatch.isEmpty ? 0 : k * n

@@ -6,10 +6,10 @@
 
 /// LayerNorm over the last axis; `weight` and `bias` ([D]) are each optional.
 public func layerNorm(_ x: Tensor, weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5) -> Tensor {
-    precondition(x.rank >= 1, "layerNorm of a scalar")
+    check(x.rank >= 1, "layerNorm of a scalar")
     let d = x.shape[x.rank - 1], rows = x.count / max(d, 1)
-    if let weight { precondition(weight.count == d, "layerNorm weight \(weight.shape) for last axis \(d) of \(x.shape)") }
-    if let bias { precondition(bias.count == d, "layerNorm bias \(bias.shape) for last axis \(d) of \(x.shape)") }
+    if let weight { check(weight.count == d, "layerNorm weight \(weight.shape) for last axis \(d) of \(x.shape)") }
+    if let bias { check(bias.count == d, "layerNorm bias \(bias.shape) for last axis \(d) of \(x.shape)") }
     let out = Tensor(uninitializedShape: x.shape)
     let stats = Tensor(uninitializedShape: [rows, 2])  // mean, 1/σ
     let xp = x.storage.base, yp = out.storage.base, sp = stats.storage.base
@@ -83,11 +83,11 @@ struct GroupNormKernel {
     let eps: Float
 
     init(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) {
-        precondition(x.rank >= 2, "groupNorm needs [N, C, *], got \(x.shape)")
+        check(x.rank >= 2, "groupNorm needs [N, C, *], got \(x.shape)")
         let c = x.shape[1]
-        precondition(groups > 0 && c % groups == 0, "groupNorm: \(c) channels do not split into \(groups) groups")
-        if let weight { precondition(weight.count == c, "groupNorm weight \(weight.shape) for \(c) channels") }
-        if let bias { precondition(bias.count == c, "groupNorm bias \(bias.shape) for \(c) channels") }
+        check(groups > 0 && c % groups == 0, "groupNorm: \(c) channels do not split into \(groups) groups")
+        if let weight { check(weight.count == c, "groupNorm weight \(weight.shape) for \(c) channels") }
+        if let bias { check(bias.count == c, "groupNorm bias \(bias.shape) for \(c) channels") }
         self.x = x; self.weight = weight; self.bias = bias; self.eps = eps
         self.n = x.shape[0]; self.c = c; self.groups = groups
         self.spatial = x.shape[2...].reduce(1, *)

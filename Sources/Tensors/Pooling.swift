@@ -85,9 +85,9 @@ struct PoolGeometry {
     var grain: Int { Swift.max(1, 32_768 / Swift.max(1, h * w)) }
 
     init(_ x: Tensor, kernel: Int, stride: Int, name: String) {
-        precondition(x.rank == 4, "\(name) needs [N, C, H, W], got \(x.shape)")
-        precondition(kernel >= 1 && stride >= 1, "\(name) kernel \(kernel) stride \(stride)")
-        precondition(x.shape[2] >= kernel && x.shape[3] >= kernel, "\(name): kernel \(kernel) does not fit input \(x.shape)")
+        check(x.rank == 4, "\(name) needs [N, C, H, W], got \(x.shape)")
+        check(kernel >= 1 && stride >= 1, "\(name) kernel \(kernel) stride \(stride)")
+        check(x.shape[2] >= kernel && x.shape[3] >= kernel, "\(name): kernel \(kernel) does not fit input \(x.shape)")
         (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         (ho, wo) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1)
     }

@@ -46,7 +46,7 @@ public struct Philox: Codable, Equatable, Sendable {
 
     /// Uniform integer in 0..<n.
     public mutating func int(below n: Int) -> Int {
-        precondition(n > 0)
+        check(n > 0, "Philox.int(below: \(n)): the bound must be positive")
         let b = nextBlock()
         let x = UInt64(b[0]) | UInt64(b[1]) << 32
         return Int(x % UInt64(n))

@@ -126,7 +126,7 @@ enum Reduction {
     static func sum(_ src: UnsafePointer<Float>, shape: [Int], to target: [Int], into dst: UnsafeMutablePointer<Float>,
                     scale: Double, accumulate: Bool) {
         let offset = shape.count - target.count
-        precondition(offset >= 0, "cannot reduce \(shape) to \(target)")
+        check(offset >= 0, "broadcast gradient: cannot reduce \(shape) to \(target)")
         let reduce = shape.indices.map { d in d < offset || (target[d - offset] == 1 && shape[d] != 1) }
         sum(src, shape: shape, reduce: reduce, into: dst, scale: scale, accumulate: accumulate)
     }
@@ -136,7 +136,7 @@ enum Reduction {
     static func max(_ src: UnsafePointer<Float>, shape: [Int], reduce: [Bool], into dst: UnsafeMutablePointer<Float>,
                     argmax: UnsafeMutablePointer<Int>) {
         let plan = ReductionPlan(shape: shape, reduce: reduce)
-        precondition(plan.reducedCount > 0 || plan.outputCount == 0, "max over an empty dimension of \(shape)")
+        check(plan.reducedCount > 0 || plan.outputCount == 0, "maximum over an empty dimension of \(shape)")
         if plan.outputCount == 0 { return }
         @inline(__always) func better(_ v: Float, _ best: Float) -> Bool { v > best || (v.isNaN && !best.isNaN) }
         if plan.innerReduced {
@@ -283,8 +283,8 @@ extension Tensor {
         var flags = [Bool](repeating: false, count: rank)
         for a in axes {
             let d = a < 0 ? a + rank : a
-            precondition(d >= 0 && d < rank, "axis \(a) out of range for shape \(shape)")
-            precondition(!flags[d], "axis \(a) repeated in \(axes)")
+            check(d >= 0 && d < rank, "reduction axis \(a) out of range for shape \(shape)")
+            check(!flags[d], "reduction axis \(a) repeated in \(axes) for shape \(shape)")
             flags[d] = true
         }
         return flags

@@ -4,8 +4,8 @@
 extension Tensor {
     /// Each pixel repeated factor×factor times: [N, C, H·f, W·f].
     public func upsampledNearest(factor: Int) -> Tensor {
-        precondition(rank == 4, "upsampledNearest needs [N, C, H, W], got \(shape)")
-        precondition(factor >= 1, "upsampledNearest factor \(factor)")
+        check(rank == 4, "upsampledNearest needs [N, C, H, W], got \(shape)")
+        check(factor >= 1, "upsampledNearest factor \(factor)")
         let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
         let (oh, ow) = (h * factor, w * factor)
         let out = Tensor(uninitializedShape: [shape[0], shape[1], oh, ow])
@@ -39,8 +39,8 @@ extension Tensor {
     /// Bilinear resampling to height×width, as `F.interpolate(mode="bilinear", align_corners=False)`
     /// (source coordinate (i + ½)·in/out − ½, clamped at 0).
     public func resizedBilinear(height: Int, width: Int) -> Tensor {
-        precondition(rank == 4, "resizedBilinear needs [N, C, H, W], got \(shape)")
-        precondition(height > 0 && width > 0, "resizedBilinear to \(height)×\(width)")
+        check(rank == 4, "resizedBilinear needs [N, C, H, W], got \(shape)")
+        check(height > 0 && width > 0, "resizedBilinear to \(height)×\(width)")
         let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
         let ys = BilinearTaps(input: h, output: height), xs = BilinearTaps(input: w, output: width)
         let out = Tensor(uninitializedShape: [shape[0], shape[1], height, width])

@@ -7,10 +7,10 @@
 
 /// pred, target: [N, C, H, W] with H, W ≥ 11, values in [0, 1]. Differentiable in both.
 public func ssimLoss(_ pred: Tensor, _ target: Tensor) -> Tensor {
-    precondition(pred.shape == target.shape, "ssimLoss: pred \(pred.shape) and target \(target.shape) differ")
-    precondition(pred.rank == 4, "ssimLoss needs [N, C, H, W] images, got \(pred.shape)")
-    precondition(pred.shape[2] >= SSIMKernel.size && pred.shape[3] >= SSIMKernel.size,
-                 "ssimLoss needs images of at least 11×11, got \(pred.shape)")
+    check(pred.shape == target.shape, "ssimLoss: pred \(pred.shape) and target \(target.shape) differ")
+    check(pred.rank == 4, "ssimLoss needs [N, C, H, W] images, got \(pred.shape)")
+    check(pred.shape[2] >= SSIMKernel.size && pred.shape[3] >= SSIMKernel.size,
+          "ssimLoss needs images of at least 11×11, got \(pred.shape)")
     let kernel = SSIMKernel(planes: pred.shape[0] * pred.shape[1], h: pred.shape[2], w: pred.shape[3])
     let meanSSIM = kernel.run(pred.storage.base, target.storage.base, upstream: nil, dx: nil, dy: nil)
     let out = Tensor(scalar: Float(1 - meanSSIM))

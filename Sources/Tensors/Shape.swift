@@ -16,8 +16,8 @@ extension Tensor {
 
     /// Axes reordered: output axis i is input axis `axes[i]` (as `torch.permute`).
     public func permuted(_ axes: [Int]) -> Tensor {
-        precondition(axes.count == rank && Set(axes) == Set(0..<rank),
-                     "permuted(\(axes)) is not a permutation of the \(rank) axes of \(shape)")
+        check(axes.count == rank && Set(axes) == Set(0..<rank),
+              "permuted(\(axes)) is not a permutation of the \(rank) axes of \(shape)")
         if axes == Array(0..<rank) { return reshaped(shape) }
         let out = Tensor(uninitializedShape: axes.map { shape[$0] })
         permute(storage.base, shape: shape, axes: axes, into: out.storage.base, accumulate: false)
@@ -33,7 +33,7 @@ extension Tensor {
 
     /// The last two axes swapped.
     public func transposedLastTwo() -> Tensor {
-        precondition(rank >= 2, "transposedLastTwo of \(shape)")
+        check(rank >= 2, "transposedLastTwo of \(shape)")
         var axes = Array(0..<rank)
         axes.swapAt(rank - 1, rank - 2)
         return permuted(axes)
@@ -42,8 +42,8 @@ extension Tensor {
     /// Elements `range` along `axis` (a copy).
     public func sliced(axis: Int, range: Range<Int>) -> Tensor {
         let axis = normalizedAxis(axis, rank: rank)
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[axis],
-                     "sliced(axis: \(axis), range: \(range)) is outside \(shape)")
+        check(range.lowerBound >= 0 && range.upperBound <= shape[axis],
+              "sliced(axis: \(axis), range: \(range)) is outside \(shape)")
         var outShape = shape
         outShape[axis] = range.count
         var origin = [Int](repeating: 0, count: rank)
@@ -63,8 +63,8 @@ extension Tensor {
 
     /// Constant padding: `pads[i]` elements before and after along axis i (one pair per axis).
     public func padded(_ pads: [(before: Int, after: Int)], value: Float = 0) -> Tensor {
-        precondition(pads.count == rank, "padded needs one (before, after) pair per axis of \(shape), got \(pads.count)")
-        precondition(pads.allSatisfy { $0.before >= 0 && $0.after >= 0 }, "padded takes non-negative pads")
+        check(pads.count == rank, "padded needs one (before, after) pair per axis of \(shape), got \(pads.count)")
+        check(pads.allSatisfy { $0.before >= 0 && $0.after >= 0 }, "padded takes non-negative pads")
         let outShape = zip(shape, pads).map { $0 + $1.before + $1.after }
         let origin = pads.map { $0.before }, zero = [Int](repeating: 0, count: rank)
         let out = Tensor(repeating: value, shape: outShape)
@@ -85,21 +85,21 @@ extension Tensor {
 /// Resolves one -1 in `shape` and checks the element count.
 func resolveShape(_ shape: [Int], count: Int) -> [Int] {
     let unknown = shape.indices.filter { shape[$0] == -1 }
-    precondition(unknown.count <= 1 && shape.allSatisfy { $0 >= -1 }, "reshaped(\(shape)): at most one -1, no other negatives")
+    check(unknown.count <= 1 && shape.allSatisfy { $0 >= -1 }, "reshaped(\(shape)): at most one -1, no other negatives")
     var resolved = shape
     if let u = unknown.first {
         let known = shape.filter { $0 != -1 }.reduce(1, *)
-        precondition(known > 0 && count % known == 0, "reshaped(\(shape)) cannot hold \(count) elements")
+        check(known > 0 && count % known == 0, "reshaped(\(shape)) cannot hold \(count) elements")
         resolved[u] = count / known
     }
-    precondition(elementCount(resolved) == count, "reshaped(\(shape)) cannot hold \(count) elements")
+    check(elementCount(resolved) == count, "reshaped(\(shape)) cannot hold \(count) elements")
     return resolved
 }
 
 /// An axis index, allowing negatives counted from the end.
 func normalizedAxis(_ axis: Int, rank: Int) -> Int {
     let a = axis < 0 ? axis + rank : axis
-    precondition(a >= 0 && a < rank, "axis \(axis) out of range for rank \(rank)")
+    check(a >= 0 && a < rank, "axis \(axis) out of range for rank \(rank)")
     return a
 }
 

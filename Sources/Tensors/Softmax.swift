@@ -58,7 +58,7 @@ enum IntVectorIndex {
 
 /// exp(x − max) / Σ exp(x − max) along the last axis.
 public func softmax(_ x: Tensor) -> Tensor {
-    precondition(x.rank >= 1, "softmax of a scalar")
+    check(x.rank >= 1, "softmax of a scalar")
     let n = x.shape[x.rank - 1], rows = n == 0 ? 0 : x.count / n
     let out = Tensor(uninitializedShape: x.shape)
     let (xp, yp) = (x.storage.base, out.storage.base)
@@ -93,7 +93,7 @@ public func softmax(_ x: Tensor) -> Tensor {
 
 /// x − max − log Σ exp(x − max) along the last axis.
 public func logSoftmax(_ x: Tensor) -> Tensor {
-    precondition(x.rank >= 1, "logSoftmax of a scalar")
+    check(x.rank >= 1, "logSoftmax of a scalar")
     let n = x.shape[x.rank - 1], rows = n == 0 ? 0 : x.count / n
     let out = Tensor(uninitializedShape: x.shape)
     let (xp, yp) = (x.storage.base, out.storage.base)

@@ -17,7 +17,7 @@ public final class TensorStorage {
 
     /// A view of `count` floats starting at `offset` inside `owner`.
     public init(viewOf owner: TensorStorage, offset: Int, count: Int) {
-        precondition(offset >= 0 && offset + count <= owner.count, "view out of range")
+        check(offset >= 0 && offset + count <= owner.count, "TensorStorage view of \(count) floats at offset \(offset) outside a storage of \(owner.count)")
         self.base = owner.base + offset
         self.count = count
         self.owner = owner

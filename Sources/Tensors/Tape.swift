@@ -121,7 +121,7 @@ public final class Tape: @unchecked Sendable {
             return
         }
         if let seed {
-            precondition(seed.count == loss.count, "seed shape \(seed.shape) for loss \(loss.shape)")
+            check(seed.count == loss.count, "Tape.backward: seed shape \(seed.shape) for loss \(loss.shape)")
             for i in 0..<loss.count { g[i] += seed[flat: i] }
         } else {
             for i in 0..<loss.count { g[i] += 1 }

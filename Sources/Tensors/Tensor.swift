@@ -10,7 +10,7 @@ public struct Tensor {
 
     /// Wraps existing storage; `shape` must cover it exactly.
     public init(shape: [Int], storage: TensorStorage) {
-        precondition(shape.reduce(1, *) == storage.count, "shape \(shape) does not match \(storage.count) elements")
+        check(shape.reduce(1, *) == storage.count, "Tensor(shape:storage:): shape \(shape) does not match a storage of \(storage.count) elements")
         self.shape = shape
         self.storage = storage
     }
@@ -31,7 +31,7 @@ public struct Tensor {
 
     public init(_ scalars: [Float], shape: [Int]) {
         self.init(uninitializedShape: shape)
-        precondition(scalars.count == count, "\(scalars.count) scalars for shape \(shape)")
+        check(scalars.count == count, "Tensor(shape:scalars:): \(scalars.count) scalars for shape \(shape)")
         scalars.withUnsafeBufferPointer { storage.base.update(from: $0.baseAddress!, count: count) }
     }
 
@@ -41,7 +41,7 @@ public struct Tensor {
 
     /// The single value of a one-element tensor.
     public var item: Float {
-        precondition(count == 1, "item of a tensor with \(count) elements")
+        check(count == 1, "Tensor.item of a tensor with \(count) elements, shape \(shape)")
         return storage.base.pointee
     }
 

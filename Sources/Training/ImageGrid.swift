@@ -12,7 +12,7 @@ public enum ImageGrid {
         var canvas = Canvas(width: columns * (w + gap) + gap, height: rows.count * (h + gap) + gap, background: 40)
         for (r, row) in rows.enumerated() {
             for (c, image) in row.enumerated() {
-                precondition(image.count == 3 * h * w, "grid images must all be [3, \(h), \(w)], got \(image.shape)")
+                check(image.count == 3 * h * w, "grid images must all be [3, \(h), \(w)], got \(image.shape)")
                 let p = image.storage.base, x0 = gap + c * (w + gap), y0 = gap + r * (h + gap)
                 for y in 0..<h {
                     for x in 0..<w {
