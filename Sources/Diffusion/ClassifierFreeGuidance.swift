@@ -13,7 +13,7 @@ public struct ClassifierFreeGuidance: Equatable, Sendable {
     public var isActive: Bool { scale > 1 }
 
     public func callAsFunction(unconditional: Tensor, conditional: Tensor) -> Tensor {
-        precondition(unconditional.shape == conditional.shape,
+        check(unconditional.shape == conditional.shape,
                      "guidance: unconditional \(unconditional.shape) and conditional \(conditional.shape) differ")
         return unconditional + (conditional - unconditional) * scale
     }
@@ -22,7 +22,7 @@ public struct ClassifierFreeGuidance: Equatable, Sendable {
     /// leading axis (diffusers' `noise_pred.chunk(2)` after `torch.cat([latents] * 2)`).
     public func callAsFunction(stacked: Tensor) -> Tensor {
         let rows = stacked.shape.first ?? 0
-        precondition(rows % 2 == 0 && rows > 0, "guidance: a stacked batch needs an even number of rows, got \(stacked.shape)")
+        check(rows % 2 == 0 && rows > 0, "guidance: a stacked batch needs an even number of rows, got \(stacked.shape)")
         return self(unconditional: stacked.sliced(axis: 0, range: 0..<rows / 2),
                     conditional: stacked.sliced(axis: 0, range: rows / 2..<rows))
     }

@@ -34,7 +34,7 @@ public struct DDIMScheduler: NoiseScheduler {
 
     /// The timestep a step from `t` lands on (negative: past the end, ᾱ = `finalAlphaCumprod`).
     public func previousTimestep(_ t: Int) -> Int {
-        guard let n = inferenceSteps else { preconditionFailure("DDIMScheduler.step before setTimesteps") }
+        guard let n = inferenceSteps else { fatalError("DDIMScheduler.step before setTimesteps") }
         return t - configuration.numTrainTimesteps / n
     }
 
@@ -54,7 +54,7 @@ public struct DDIMScheduler: NoiseScheduler {
             ? NoiseSchedule.noise(fromOriginal: original, sample: sample, signal: [alphaProduct.squareRoot()], noise: [betaProduct.squareRoot()])
             : NoiseSchedule.noise(from: modelOutput, as: type, sample: sample, alphaCumprods: [alphaProduct])
         let standardDeviation = eta * Self.variance(alphaCumprod: alphaProduct, previous: previousAlphaProduct).squareRoot()
-        precondition(eta <= 0 || varianceNoise != nil, "DDIM with η = \(eta) needs variance noise")
+        check(eta <= 0 || varianceNoise != nil, "DDIM with η = \(eta) needs variance noise")
         let previous = Self.update(original: original, noise: noise, previousAlphaCumprod: previousAlphaProduct,
                                    standardDeviation: standardDeviation, freshNoise: eta > 0 ? varianceNoise : nil)
         return SchedulerStepOutput(previousSample: previous, predictedOriginalSample: original)

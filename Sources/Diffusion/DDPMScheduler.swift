@@ -30,7 +30,7 @@ public struct DDPMScheduler: NoiseScheduler {
     public func previousTimestep(_ t: Int) -> Int {
         guard inferenceSteps != nil else { return t - 1 }
         guard let index = timesteps.firstIndex(of: t) else {
-            preconditionFailure("DDPM step from timestep \(t), which is not one of the \(timesteps.count) set")
+            fatalError("DDPM step from timestep \(t), which is not one of the \(timesteps.count) set")
         }
         return index + 1 < timesteps.count ? timesteps[index + 1] : -1
     }
@@ -49,7 +49,7 @@ public struct DDPMScheduler: NoiseScheduler {
         let sampleCoefficient = currentAlpha.squareRoot() * previousBetaProduct / betaProduct
         var terms = [GroupwiseTerm([originalCoefficient], original), GroupwiseTerm([sampleCoefficient], sample)]
         if t > 0 {
-            guard let noise else { preconditionFailure("DDPM step from timestep \(t) needs noise") }
+            guard let noise else { fatalError("DDPM step from timestep \(t) needs noise") }
             let posteriorVariance = max(previousBetaProduct / betaProduct * currentBeta, 1e-20)
             let standardDeviation: Float = switch configuration.varianceType {
             case .fixedSmall: posteriorVariance.squareRoot()

@@ -18,15 +18,15 @@ struct GroupwiseTerm {
 /// the last bit or nearly. One pass, no temporaries; the backward hands each tracked term
 /// g·c_g/d_g.
 func groupwiseCombination(_ terms: [GroupwiseTerm], dividedBy divisors: [Float]? = nil) -> Tensor {
-    precondition(!terms.isEmpty)
+    check(!terms.isEmpty, "combining no tensors")
     let shape = terms[0].tensor.shape, groups = terms[0].coefficients.count
     for term in terms {
-        precondition(term.tensor.shape == shape, "combining tensors of shapes \(shape) and \(term.tensor.shape)")
-        precondition(term.coefficients.count == groups)
+        check(term.tensor.shape == shape, "combining tensors of shapes \(shape) and \(term.tensor.shape)")
+        check(term.coefficients.count == groups, "\(term.coefficients.count) coefficients for \(groups) groups")
     }
-    precondition(divisors == nil || divisors!.count == groups)
+    check(divisors == nil || divisors!.count == groups, "\(divisors?.count ?? 0) divisors for \(groups) groups")
     let rows = shape.first ?? 1
-    precondition(groups >= 1 && rows % groups == 0,
+    check(groups >= 1 && rows % groups == 0,
                  "\(groups) timesteps for a batch of \(rows) rows: each timestep must cover the same number of leading rows")
     let count = elementCount(shape), groupSize = count / groups
     let out = Tensor(uninitializedShape: shape)

@@ -34,9 +34,9 @@ public enum LossWeighting: Equatable, Sendable {
 /// diffusers' `(mse(reduction="none").mean(non-batch dims) * weights).mean()` with one weight
 /// per group of leading rows (per sample, or per FaceLift sample of six views). Differentiable.
 public func weightedMSELoss(_ prediction: Tensor, _ target: Tensor, weights: [Float]) -> Tensor {
-    precondition(prediction.shape == target.shape, "weightedMSELoss: prediction \(prediction.shape) and target \(target.shape) differ")
+    check(prediction.shape == target.shape, "weightedMSELoss: prediction \(prediction.shape) and target \(target.shape) differ")
     let groups = weights.count, rows = prediction.shape.first ?? 1
-    precondition(groups >= 1 && rows % groups == 0, "weightedMSELoss: \(groups) weights for \(rows) rows")
+    check(groups >= 1 && rows % groups == 0, "weightedMSELoss: \(groups) weights for \(rows) rows")
     let perGroup = square(prediction - target).reshaped([groups, prediction.count / groups]).mean(axes: [1])
     return (perGroup * Tensor(weights, shape: [groups])).mean()
 }

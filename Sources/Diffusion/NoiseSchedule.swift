@@ -1,3 +1,5 @@
+import Tensors
+
 /// The forward process's tables: β_t, α_t = 1 − β_t and ᾱ_t = ∏_{s≤t} α_s for the training
 /// timesteps t = 0 ..< T, with z_t = √ᾱ_t·z_0 + √(1−ᾱ_t)·ε.
 ///
@@ -23,7 +25,7 @@ public struct NoiseSchedule: Equatable, Sendable {
     }
 
     public init(betas: [Float]) {
-        precondition(!betas.isEmpty, "a noise schedule needs at least one beta")
+        check(!betas.isEmpty, "a noise schedule needs at least one beta")
         self.betas = betas
         alphas = betas.map { 1 - $0 }
         alphasCumprod = Self.cumulativeProduct(alphas)
@@ -50,7 +52,7 @@ public struct NoiseSchedule: Equatable, Sendable {
     /// ᾱ_t, checking that t is a training timestep.
     @inline(__always)
     public func alphaCumprod(_ t: Int) -> Float {
-        precondition(t >= 0 && t < alphasCumprod.count, "timestep \(t) outside the \(alphasCumprod.count) training steps")
+        check(t >= 0 && t < alphasCumprod.count, "timestep \(t) outside the \(alphasCumprod.count) training steps")
         return alphasCumprod[t]
     }
 

@@ -1,3 +1,5 @@
+import Tensors
+
 /// Which of the training timesteps a sampler with fewer steps visits (`timestep_spacing`), as
 /// diffusers' `set_timesteps` chooses them (integer timesteps, descending).
 public enum TimestepSpacing: String, CaseIterable, Codable, Sendable, DiffusersNamed {
@@ -15,7 +17,7 @@ public enum TimestepSpacing: String, CaseIterable, Codable, Sendable, DiffusersN
     /// with some step counts (e.g. 61 of 1000) NumPy's float `arange` yields one extra value that
     /// becomes timestep −1; Relief keeps the n meant.
     public func timesteps(inferenceSteps n: Int, trainTimesteps count: Int, stepsOffset: Int) -> [Int] {
-        precondition(n >= 1 && n <= count, "\(n) inference steps for \(count) training steps")
+        check(n >= 1 && n <= count, "\(n) inference steps for \(count) training steps")
         switch self {
         case .leading:
             let ratio = count / n

@@ -113,7 +113,7 @@ public struct TwoStageResidualProcess {
     /// variant with its noise drawn from `rng`. Returns the last step's x̂_0.
     public func sample(from start: Tensor, timesteps: [Int], lowResolution: Tensor, eta: Float = 0, rng: inout Philox,
                        denoiser: (Tensor, Int) -> Tensor) -> Tensor {
-        precondition(!timesteps.isEmpty, "two-stage sampling needs at least one timestep")
+        check(!timesteps.isEmpty, "two-stage sampling needs at least one timestep")
         var z = start, original = start
         for (i, t) in timesteps.enumerated() {
             let previous = i + 1 < timesteps.count ? timesteps[i + 1] : -1

@@ -33,7 +33,7 @@ public func maxGradientError(inputs: [Tensor], reference: ([[Double]]) -> [Doubl
     return worstGradientError(inputs: inputs, floor: floor, seed: seed, f) { weights, which, i in
         func projected(_ xs: [[Double]]) -> Double {
             let y = reference(xs)
-            precondition(y.count == weights.count, "reference gives \(y.count) values, f \(weights.count)")
+            check(y.count == weights.count, "reference gives \(y.count) values, f \(weights.count)")
             var s = 0.0
             for k in 0..<y.count { s += y[k] * Double(weights[flat: k]) }
             return s
