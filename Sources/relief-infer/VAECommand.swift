@@ -14,7 +14,8 @@ struct VAECommand: ParsableCommand {
         abstract: "Encode and decode a subject's views with a VAE; report PSNR/SSIM and latent statistics.",
         discussion: """
             Writes OUT/reconstructions/ (one PNG per view, decoded from the posterior mean), OUT/grid.png \
-            (views above, reconstructions below) and OUT/metrics.json (PSNR and SSIM per view and their means; \
+            (views above, reconstructions below), OUT/tensors.safetensors (input in [-1, 1], posterior mean and \
+            log-variance, raw decoding) and OUT/metrics.json (PSNR and SSIM per view and their means; \
             latent mean, standard deviation and per-channel statistics; the scaling factor they imply beside \
             the configured one).
             """)
@@ -39,10 +40,17 @@ struct VAECommand: ParsableCommand {
         print("\(source): AutoencoderKL \(c.blockOutChannels), \(c.latentChannels) latent channels, factor \(c.downsamplingFactor); "
               + "\(subjects[0].id): \(sample.views) views at \(side)²")
 
-        let (mean, reconstructions) = try withoutGradients { () throws -> (Tensor, Tensor) in
-            let posterior = try model.encode(images * 2 - 1)
-            return (posterior.mean, clamp((try model.decode(posterior.mean) + 1) * 0.5, min: 0, max: 1))
+        let input = images * 2 - 1
+        let (posterior, decoded) = try withoutGradients { () throws -> (DiagonalGaussian, Tensor) in
+            let posterior = try model.encode(input)
+            return (posterior, try model.decode(posterior.mean))
         }
+        let mean = posterior.mean
+        let reconstructions = clamp((decoded + 1) * 0.5, min: 0, max: 1)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        // The raw tensors, for comparing with another implementation (scripts/checks/vae_export_check.py).
+        try Safetensors.write(["input": input, "mean": mean, "logvar": posterior.logVariance, "decoded": decoded],
+                              metadata: ["checkpoint": source], to: URL(fileURLWithPath: path("tensors.safetensors")))
         let frames = try CameraFile.read(subjects[0].camerasPath).frames
         try FileManager.default.createDirectory(atPath: path("reconstructions"), withIntermediateDirectories: true)
         var perView: [[String: Any]] = []

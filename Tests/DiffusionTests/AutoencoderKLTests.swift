@@ -112,14 +112,20 @@ final class AutoencoderKLTests: XCTestCase {
     }
 
     func testConfigurationDefaultsForMissingFields() throws {
-        let c = try AutoencoderKLConfiguration.fromJSON(Data(#"{"_class_name": "AutoencoderKL", "block_out_channels": [32, 64]}"#.utf8), source: "x.json")
-        XCTAssertEqual(c.blockOutChannels, [32, 64])
+        // An early diffusers config: no mid_block_add_attention, use_quant_conv, shift_factor, latents_mean/std.
+        let c = try AutoencoderKLConfiguration.fromJSON(Data(#"{"_class_name": "AutoencoderKL", "block_out_channels": [128], "sample_size": [64, 64]}"#.utf8),
+                                                        source: "x.json")
+        XCTAssertEqual(c.blockOutChannels, [128])
         XCTAssertEqual(c.layersPerBlock, 1)
         XCTAssertEqual(c.latentChannels, 4)
+        XCTAssertEqual(c.sampleSize, 64)
         XCTAssertEqual(c.scalingFactor, 0.18215)
         XCTAssertNil(c.shiftFactor)
+        XCTAssertTrue(c.midBlockAddAttention && c.useQuantConv && c.usePostQuantConv)
         // down/up_block_types default to one block: two widths need two.
-        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("down_block_types"), "\($0)") }
+        XCTAssertThrowsError(try AutoencoderKLConfiguration.fromJSON(Data(#"{"block_out_channels": [32, 64]}"#.utf8), source: "x.json")) {
+            XCTAssertTrue("\($0)".contains("down_block_types has 1 blocks but block_out_channels has 2"), "\($0)")
+        }
     }
 
     func testImpossibleConfigurationsNameTheKey() throws {
