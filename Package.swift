@@ -49,19 +49,19 @@ let package = Package(
         .target(name: "Synthesis", dependencies: ["Tensors", "Splatting", "Datasets"], swiftSettings: fastMath),
         // training
         .target(name: "Training", dependencies: ["Tensors", "Layers", "Optimizers", "Checkpoints", "Datasets", "Distributed",
-                                                 "Splatting", "Reconstruction",
+                                                 "Splatting", "Reconstruction", "Diffusion",
                                                  .product(name: "Yams", package: "Yams")], swiftSettings: fastMath),
 
         // programs
         .executableTarget(name: "relief-bench", dependencies: [
-            "Tensors", "Layers", "Optimizers", "Checkpoints", "Splatting", "Datasets", "Distributed", "Reconstruction",
+            "Tensors", "Layers", "Optimizers", "Checkpoints", "Splatting", "Datasets", "Distributed", "Reconstruction", "Diffusion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "relief-train", dependencies: [
             "Training", "Distributed", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "relief-infer", dependencies: [
-            "Tensors", "Layers", "Checkpoints", "Splatting", "Datasets", "Reconstruction",
+            "Tensors", "Layers", "Checkpoints", "Splatting", "Datasets", "Reconstruction", "Diffusion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "data-tools", dependencies: [
@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Layers", "Tensors", "Checkpoints"], resources: [.copy("Fixtures")]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Distributed", "Synthesis", "Tensors", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Distributed", "Synthesis", "Tensors", "TestSupport", "Diffusion"]),
     ],
     swiftLanguageModes: [.v5]
 )

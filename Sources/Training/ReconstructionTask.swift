@@ -39,18 +39,7 @@ public final class ReconstructionTask: TrainingTask {
         c.resolution = manifest.width
         if let problem = c.problem { throw m.error("patch_size", nil, "describes no model: \(problem)") }
         let ssimWeight = Float(try m.double("ssim_weight", default: 0, min: 0))
-        let perceptualWeight = Float(try m.double("perceptual_weight", default: 0, min: 0))
-        let weightsFile = try m.optionalString("perceptual_weights")
-        var perceptual: PerceptualLoss?
-        if perceptualWeight > 0 {
-            guard let weightsFile else {
-                throw m.error("perceptual_weight", nil, "is \(perceptualWeight) but model.perceptual_weights names no VGG19 weights file "
-                              + "(safetensors with torchvision's vgg19().features names); set one, or set perceptual_weight to 0")
-            }
-            do { perceptual = try PerceptualLoss(weightsFile: weightsFile) } catch {
-                throw m.error("perceptual_weights", nil, "cannot be used: \(error)")
-            }
-        }
+        let (perceptualWeight, perceptual) = try m.perceptualLoss()
         imageLoss = ReconstructionLoss(ssimWeight: ssimWeight, perceptualWeight: perceptualWeight, perceptual: perceptual)
         network = GSLRM(c)
         inputs = recipe.views.inputs

@@ -41,7 +41,8 @@ extension TrainingTask {
 /// the `model` section (and must leave no key unread).
 public enum TaskCatalog {
     public typealias Factory = (Recipe) throws -> any TrainingTask
-    nonisolated(unsafe) private static var factories: [String: Factory] = ["probe": ProbeTask.init(recipe:), "gslrm": ReconstructionTask.init(recipe:)]
+    nonisolated(unsafe) private static var factories: [String: Factory] = ["probe": ProbeTask.init(recipe:), "gslrm": ReconstructionTask.init(recipe:),
+                                                                                "vae": VAETask.init(recipe:)]
 
     public static func register(_ kind: String, _ factory: @escaping Factory) { factories[kind] = factory }
     public static var kinds: [String] { factories.keys.sorted() }

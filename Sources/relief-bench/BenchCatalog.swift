@@ -12,5 +12,6 @@ enum BenchCatalog {
         AllreduceBench.self,
         LoaderBench.self,
         ReconstructorBench.self,
+        VAEBench.self,
     ]
 }
