@@ -32,7 +32,7 @@ public final class AutoencoderKL: Module {
 
     /// Records a newly measured scaling factor (it travels with the configuration).
     public func setScalingFactor(_ value: Double) {
-        precondition(value > 0 && value.isFinite, "scaling factor \(value)")
+        check(value > 0 && value.isFinite, "scaling factor \(value)")
         configuration.scalingFactor = value
     }
 

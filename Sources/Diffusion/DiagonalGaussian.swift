@@ -14,7 +14,7 @@ public struct DiagonalGaussian {
 
     /// moments: [B, 2·z, h, w], mean first.
     public init(moments: Tensor) {
-        precondition(moments.rank == 4 && moments.shape[1] % 2 == 0, "posterior moments must be [B, 2·z, h, w], got \(moments.shape)")
+        check(moments.rank == 4 && moments.shape[1] % 2 == 0, "posterior moments must be [B, 2·z, h, w], got \(moments.shape)")
         let z = moments.shape[1] / 2
         mean = moments.sliced(axis: 1, range: 0..<z)
         logVariance = clamp(moments.sliced(axis: 1, range: z..<(2 * z)),

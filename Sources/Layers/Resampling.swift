@@ -9,7 +9,7 @@ public final class Downsample2D: Module {
     public let padding: Int
 
     public init(channels: Int, outChannels: Int? = nil, padding: Int = 1) {
-        precondition(padding == 0 || padding == 1, "Downsample2D: padding \(padding) (diffusers uses 1, or 0 with an asymmetric pad)")
+        check(padding == 0 || padding == 1, "Downsample2D: padding \(padding) (diffusers uses 1, or 0 with an asymmetric pad)")
         self.padding = padding
         conv = Conv2d(channels, outChannels ?? channels, kernelSize: 3, stride: 2, padding: padding)
     }
