@@ -69,6 +69,14 @@ public final class Trainer {
         self.say("relief-train: run '\(recipe.runName)', model \(recipe.model.kind) with \(store.count) parameters, \(layout); "
             + "\(train.count) training samples, \(heldOut)")
         if !task.summary.isEmpty { self.say("relief-train: \(task.summary)") }
+        if state.globalBatch > train.count {
+            let fewest = train.count / slots, most = (train.count + slots - 1) / slots
+            let perSlot = fewest == most ? "\(most)" : "\(fewest)–\(most)"
+            self.say("warning: the global batch (\(state.globalBatch) samples per step) exceeds the training set (\(train.count) samples): "
+                + "each step draws all \(train.count) once, so the batch is effectively \(train.count), \(perSlot) per micro-batch "
+                + "instead of \(recipe.training.batchSizePerRank); "
+                + "lower training.batch_size_per_rank or training.accumulation, or use fewer ranks")
+        }
 
         if isRoot {
             if let resume { try restore(from: resume) } else if let source = recipe.initFrom { try initialise(from: source) }
@@ -98,7 +106,10 @@ public final class Trainer {
         try optimizer.loadState(try checkpoint.safetensors("optimizer.safetensors").tensors())
         if let ema { try ema.load(try checkpoint.safetensors("ema.safetensors").tensors(), updates: saved.emaUpdates) }
         if saved.recipeHash != recipe.hash {
-            say("note: the recipe differs from the one saved with \(checkpoint.url.path); continuing with the new one")
+            let savedTree = try? RecipeTree.parse(checkpoint.text("recipe.yaml"), file: checkpoint.url.path + "/recipe.yaml")
+            let changes = savedTree.map { recipe.tree.differences(from: $0) }.map { $0.isEmpty ? "formatting only" : $0.joined(separator: "; ") }
+            say("note: the recipe differs from the one saved with \(checkpoint.url.path) (\(changes ?? "its recipe.yaml cannot be read")); "
+                + "continuing with the new one")
         }
         var resumed = saved
         resumed.worldSize = communicator.size
@@ -213,12 +224,13 @@ public final class Trainer {
     private func step() throws -> [String: Double] {
         let a = recipe.training.accumulation
         store.zeroGradients()
-        var lossSum = 0.0, lossCount = 0.0, nonFinite = false, badSamples: [Int] = []
+        var lossSum = 0.0, lossCount = 0.0, nonFinite = false, badSamples: [Int] = [], drawn = 0
         var taskMetrics: [String: Double] = [:]
         var next = state.cursor
         for m in 0..<a {
             let batch = try loaders[m].next()
             if m == 0 { next = batch.next }
+            drawn += batch.count
             Tape.shared.reset()
             if batch.count > 0 {
                 let slot = UInt64(m * communicator.size + communicator.rank)
@@ -240,7 +252,7 @@ public final class Trainer {
         }
         if let accumulated { store.gradients.storage.base.update(from: accumulated.storage.base, count: store.count) }
 
-        var totals = [lossSum, lossCount, nonFinite ? 1 : 0]
+        var totals = [lossSum, lossCount, nonFinite ? 1 : 0, Double(drawn)]
         try communicator.allreduceSum(&totals)
         var row = taskMetrics
         row["loss"] = totals[1] > 0 ? totals[0] / totals[1] : .nan
@@ -270,7 +282,7 @@ public final class Trainer {
         }
         state.step += 1
         state.cursor = next
-        state.samplesSeen += state.globalBatch
+        state.samplesSeen += Int(totals[3])  // drawn over all ranks: the last step of an epoch is short
         state.emaUpdates = ema?.updates ?? 0
         return row
     }
@@ -351,7 +363,8 @@ public final class Trainer {
             let metadata = ["format": "relief", "model": recipe.model.kind].merging(task.checkpointMetadata) { $1 }
             let written = try runFolder.commit(step: state.step, retention: RetentionPolicy(keepLast: c.keepLast, keepEvery: c.keepEvery > 0 ? c.keepEvery : nil)) { s in
                 try s.writeSafetensors("model.safetensors", store.stateDictionary(), metadata: metadata)
-                if let ema { try s.writeSafetensors("ema.safetensors", ema.stateDictionary(), metadata: metadata) }
+                if let ema { try s.writeSafetensors("ema.safetensors", ema.stateDictionary(), metadata: metadata.merging(
+                    EMAMetadata.values(updates: ema.updates, decay: Double(ema.decay), initialShare: ema.initialShare)) { $1 }) }
                 try s.writeSafetensors("optimizer.safetensors", optimizer.state)
                 try s.writeJSON("trainer.json", state)
                 try s.writeText("recipe.yaml", recipe.tree.yaml())

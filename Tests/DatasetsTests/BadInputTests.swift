@@ -104,6 +104,37 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    /// Pixels flipped after writing never reach a batch: the loader checks each view it reads
+    /// against its checksum and names shard, sample, subject and view.
+    func testLoaderRefusesDamagedViewsNamingShardSampleAndView() throws {
+        try convert()
+        let path = out + "/shard-00000.h5"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let needle = Data(Fixtures.pixels(subject: 1, view: 2, width: 8, height: 8, channels: 4).prefix(32))
+        let range = try XCTUnwrap(bytes.range(of: needle))
+        bytes[range.lowerBound + 9] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let data = try ShardedDataset(out)
+        XCTAssertNotNil(data.shards[0].viewChecksums, "new shards carry per-view checksums")
+        var scratch = [UInt8]()
+        func batch(_ sample: Int, views: [Int]) throws -> Batch {
+            let assembler = BatchAssembler(dataset: data, selection: .fixed(views), background: .white, seed: 0)
+            return try assembler.assemble([sample], cursor: .init(), next: .init(), scratch: &scratch)
+        }
+        // The damaged view is refused; the sample's intact views and other samples still load.
+        XCTAssertThrowsError(try batch(1, views: [0, 2])) { error in
+            XCTAssertEqual("\(error)".components(separatedBy: ": image checksum").first, "\(path): sample 1 (subject 's1') view 2")
+            XCTAssertTrue("\(error)".contains("differs from the shard's"), "\(error)")
+        }
+        XCTAssertEqual(try batch(1, views: [0, 1]).count, 1)
+        XCTAssertEqual(try batch(0, views: [0, 1, 2]).count, 1)
+        // Through the prefetching loader the error reaches the consumer.
+        let loader = try BatchLoader(dataset: data, sampler: DistributedSampler(count: data.count, batchSize: 3, shuffle: false),
+                                     selection: .fixed([2]))
+        XCTAssertThrowsError(try loader.next()) { XCTAssertTrue("\($0)".contains("sample 1 (subject 's1') view 2"), "\($0)") }
+        XCTAssertThrowsError(try DatasetVerifier.verify(out)) { XCTAssertTrue("\($0)".contains("sample 1 (subject 's1') view 2"), "\($0)") }
+    }
+
     func testEmptySplitIsAnError() throws {
         try convert()
         XCTAssertThrowsError(try ShardedDataset(out, split: "val")) { XCTAssertTrue("\($0)".contains("no samples"), "\($0)") }
