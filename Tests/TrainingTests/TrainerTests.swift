@@ -181,20 +181,23 @@ final class TrainerTests: XCTestCase {
         convert.valFraction = 0.2
         convert.compression = 0
         _ = try DatasetConverter(convert).run()
-        let data = try ShardedDataset(folder)
-        let shard = data.shards[0]
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: shard.path))
-        for view in 0..<shard.views {  // every view of sample 0, so whichever views are drawn, one is damaged
-            var pixels = [UInt8](repeating: 0, count: shard.viewBytes)
-            try pixels.withUnsafeMutableBytes { try shard.readView(sample: 0, view: view, into: $0.baseAddress!) }
-            let range = try XCTUnwrap(bytes.range(of: Data(pixels)), "view \(view) is stored as one uncompressed chunk")
-            bytes[range.lowerBound + shard.viewBytes / 2] ^= 0x10
+        // The stored bytes come from the render folder (not read back through HDF5, whose open file
+        // and chunk cache this process would share with the trainer's reader).
+        let shard = try Manifest.read(dataset: folder).shards[0], path = folder + "/" + shard.file
+        let subject = try XCTUnwrap(RenderFolder.subjects(in: [TinyHeads.folder + "/renders"]).first { $0.id == shard.subjects[0] })
+        let sample = try RenderFolder.load(subject, size: (32, 32))
+        let viewBytes = 32 * 32 * 4
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        for view in 0..<sample.views {  // every view of sample 0, so whichever views are drawn, one is damaged
+            let range = try XCTUnwrap(bytes.range(of: Data(sample.rgba[view * viewBytes ..< (view + 1) * viewBytes])),
+                                      "view \(view) is stored as one uncompressed chunk")
+            bytes[range.lowerBound + viewBytes / 2] ^= 0x10
         }
-        try bytes.write(to: URL(fileURLWithPath: shard.path))
+        try bytes.write(to: URL(fileURLWithPath: path))
         let recipe = try Recipe.load(file: TinyHeads.recipe(steps: 8), overrides: ["data.train=\(folder)"])
         let trainer = try Trainer(recipe: recipe, task: try TaskCatalog.make(recipe), communicator: SingleProcessCommunicator(), say: { _ in })
         XCTAssertThrowsError(try trainer.run()) { error in
-            XCTAssertTrue("\(error)".hasPrefix("\(shard.path): sample 0 (subject '\(shard.subjects[0])') view "), "\(error)")
+            XCTAssertTrue("\(error)".hasPrefix("\(path): sample 0 (subject '\(shard.subjects[0])') view "), "\(error)")
             XCTAssertTrue("\(error)".contains("image checksum"), "\(error)")
         }
         XCTAssertLessThan(trainer.state.step, 4, "sample 0 is drawn in the first epoch (4 steps)")
