@@ -87,16 +87,22 @@ final class BadInputTests: XCTestCase {
         XCTAssertThrowsError(try DatasetVerifier.verify(out)) { XCTAssertTrue("\($0)".contains(path), "\($0)") }
     }
 
+    /// Flips bits of one image byte inside the (uncompressed) first shard, found by its fixture
+    /// pattern (subjects 0 and 1 are its samples 0 and 1); returns the shard's path.
+    func damage(subject: Int, view: Int, byte: Int, mask: UInt8) throws -> String {
+        let path = out + "/shard-00000.h5"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let needle = Data(Fixtures.pixels(subject: subject, view: view, width: 8, height: 8, channels: 4).prefix(32))
+        let range = try XCTUnwrap(bytes.range(of: needle))
+        bytes[range.lowerBound + byte] ^= mask
+        try bytes.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
     func testVerifyNamesFirstBadSample() throws {
         try convert()
         XCTAssertEqual(try DatasetVerifier.verify(out).samples, 3)
-        // Flip one image byte inside the (uncompressed) shard: sample 1 of shard 0 holds this pattern.
-        let path = out + "/shard-00000.h5"
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        let needle = Data(Fixtures.pixels(subject: 1, view: 0, width: 8, height: 8, channels: 4).prefix(32))
-        let range = try XCTUnwrap(bytes.range(of: needle))
-        bytes[range.lowerBound + 5] ^= 0xFF
-        try bytes.write(to: URL(fileURLWithPath: path))
+        let path = try damage(subject: 1, view: 0, byte: 5, mask: 0xFF)
         XCTAssertThrowsError(try DatasetVerifier.verify(out)) { error in
             XCTAssertTrue("\(error)".contains(path), "\(error)")
             XCTAssertTrue("\(error)".contains("sample 1"), "\(error)")
@@ -108,12 +114,7 @@ final class BadInputTests: XCTestCase {
     /// against its checksum and names shard, sample, subject and view.
     func testLoaderRefusesDamagedViewsNamingShardSampleAndView() throws {
         try convert()
-        let path = out + "/shard-00000.h5"
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        let needle = Data(Fixtures.pixels(subject: 1, view: 2, width: 8, height: 8, channels: 4).prefix(32))
-        let range = try XCTUnwrap(bytes.range(of: needle))
-        bytes[range.lowerBound + 9] ^= 0x01
-        try bytes.write(to: URL(fileURLWithPath: path))
+        let path = try damage(subject: 1, view: 2, byte: 9, mask: 0x01)
         let data = try ShardedDataset(out)
         XCTAssertNotNil(data.shards[0].viewChecksums, "new shards carry per-view checksums")
         var scratch = [UInt8]()
