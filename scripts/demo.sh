@@ -22,7 +22,9 @@ fi
 
 echo "== training recipes/quickstart.yaml on 2 ranks"
 rm -rf checkpoints/quickstart
-mpirun --oversubscribe -np 2 "$bin/relief-train" recipes/quickstart.yaml
+# The timeout gives the ranks 30 s between SIGTERM and SIGKILL after a Ctrl-C, time for a step and
+# a checkpoint (Open MPI's default is 1 s; README.md, "Stopping a run").
+mpirun --oversubscribe --mca odls_base_sigkill_timeout 30 -np 2 "$bin/relief-train" recipes/quickstart.yaml
 
 subject=$("$bin/data-tools" inspect "$dataset" --subjects val | head -n 1)
 out=outputs/quickstart/$subject

@@ -24,9 +24,16 @@ public struct Recipe {
     }
     public struct Training {
         public var steps, batchSizePerRank, accumulation, maxNonFiniteSteps, bucketMegabytes: Int
+        /// Longest wait in a collective before the watchdog aborts the job naming the missing rank; 0 = off.
+        public var watchdogSeconds: Double
     }
     public struct Evaluation { public var every, samples: Int }
-    public struct Checkpointing { public var directory: String; public var every, keepLast, keepEvery: Int }
+    public struct Checkpointing {
+        public var directory: String
+        public var every, keepLast, keepEvery: Int
+        /// What makes a checkpoint healthy (see `CheckpointHealth`); 0 turns a rule off.
+        public var maxWeightGrowth, maxLossGrowth: Double
+    }
     public struct Logging { public var every, imagesEvery: Int }
 
     public var runName: String
@@ -113,7 +120,8 @@ public struct Recipe {
         training = Training(steps: try t.int("steps", min: 1), batchSizePerRank: try t.int("batch_size_per_rank", default: 1, min: 1),
                             accumulation: try t.int("accumulation", default: 1, min: 1),
                             maxNonFiniteSteps: try t.int("max_nonfinite_steps", default: 5, min: 1),
-                            bucketMegabytes: try t.int("allreduce_bucket_mb", default: 25, min: 1))
+                            bucketMegabytes: try t.int("allreduce_bucket_mb", default: 25, min: 1),
+                            watchdogSeconds: try t.double("watchdog_seconds", default: 900, min: 0))
         try t.finish()
         if schedule.warmupSteps > training.steps {
             throw s.error("warmup_steps", nil, "is \(schedule.warmupSteps); must not exceed training.steps (\(training.steps))")
@@ -125,7 +133,9 @@ public struct Recipe {
 
         let c = try root.section("checkpoint")
         checkpointing = Checkpointing(directory: try c.string("dir", default: "checkpoints"), every: try c.int("every", default: 1000, min: 1),
-                                      keepLast: try c.int("keep_last", default: 3, min: 1), keepEvery: try c.int("keep_every", default: 0, min: 0))
+                                      keepLast: try c.int("keep_last", default: 3, min: 1), keepEvery: try c.int("keep_every", default: 0, min: 0),
+                                      maxWeightGrowth: try c.double("max_weight_growth", default: 100, min: 0),
+                                      maxLossGrowth: try c.double("max_loss_growth", default: 10, min: 0))
         try c.finish()
 
         let l = try root.section("logging")

@@ -8,10 +8,13 @@ import Tensors
 
 /// The generic training loop: data-parallel over a `Communicator`, one `TrainingTask`.
 ///
-/// Exactness: a step's gradient is the mean over W ranks × A micro-batches of per-micro-batch
-/// gradients, each computed into a zeroed buffer. Micro-batch m of rank r reads the samples
-/// and random stream of "slot" m·W + r, so W ranks × A micro-batches see the same data and
-/// draws however they are split, and a run resumed from a checkpoint continues bit for bit.
+/// Exactness: a step's gradient is the mean over its samples: each micro-batch's gradient is
+/// computed into a zeroed buffer, weighted by its sample count, summed over W ranks × A
+/// micro-batches and divided by the step's samples (a short or empty last batch of an epoch
+/// weighs what its samples weigh). Micro-batch m of rank r reads the samples and random stream
+/// of "slot" m·W + r, so W ranks × A micro-batches see the same data and draws however they are
+/// split, and a run resumed from a checkpoint continues bit for bit. The logged loss and task
+/// metrics are sample-weighted means over all ranks and micro-batches alike.
 public final class Trainer {
     public enum Outcome: Equatable { case finished, stopped(signal: Int32) }
 
@@ -33,9 +36,14 @@ public final class Trainer {
     private var lastCheckpointStep: Int?
     private var lossCurve: [(x: Double, y: Double)] = []
     private var evalCurve: [(x: Double, y: Double)] = []
+    private var watchdog: Watchdog?
+    private var health = CheckpointHealth(maxWeightGrowth: 0, maxLossGrowth: 0, startingMagnitude: 0)
+    /// A periodic checkpoint fell in a skipped-step streak and waits for the first good step.
+    private var checkpointDeferred = false
+    private var lastStepSeconds = 0.0
+    private var warnedAboutStopTime = false
 
     var isRoot: Bool { communicator.rank == 0 }
-    var slots: Int { communicator.size * recipe.training.accumulation }
 
     public init(recipe: Recipe, task: any TrainingTask, communicator: any Communicator, resume: String? = nil,
                 say: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws {
@@ -61,7 +69,9 @@ public final class Trainer {
         if let v = recipe.data.validation {
             validation = try ShardedDataset(v, split: IdentitySplit.validation)
         } else {
-            validation = try? ShardedDataset(recipe.data.train, split: IdentitySplit.validation)
+            // No held-out split is allowed; a held-out split that cannot be read is an error naming the shard.
+            validation = train.manifest.shards(of: IdentitySplit.validation).isEmpty ? nil
+                : try ShardedDataset(recipe.data.train, split: IdentitySplit.validation)
         }
         let heldOut = validation.map { "\($0.count) held-out" } ?? "no held-out split"
         let layout = "\(communicator.size) rank(s) (\(communicator.kind)) × \(recipe.training.accumulation) micro-batch(es) × "
@@ -181,6 +191,17 @@ public final class Trainer {
 
     public func run() throws -> Outcome {
         StopSignal.shared.install()
+        let watchdog = try Watchdog(communicator: communicator, timeout: recipe.training.watchdogSeconds)
+        self.watchdog = watchdog
+        defer { watchdog.stop(); StopSignal.shared.impossibleBecause = nil }
+        StopSignal.shared.impossibleBecause = { watchdog.describeGonePeers() }
+        if isRoot, communicator.kind == "MPI" { say("relief-train: \(MPIStopAdvice().howToStop)") }
+        // Every rank keeps the committed step, so that all take the same checkpoint branches.
+        var committed = Int64(lastCheckpointStep ?? -1)
+        try watchdog.waiting(for: "the broadcast of the last checkpoint") { try communicator.broadcast(&committed) }
+        lastCheckpointStep = committed >= 0 ? Int(committed) : nil
+        health = CheckpointHealth(maxWeightGrowth: recipe.checkpointing.maxWeightGrowth, maxLossGrowth: recipe.checkpointing.maxLossGrowth,
+                                  startingMagnitude: isRoot ? weightMagnitude() : 0)
         let metrics = isRoot ? try openMetricsLog() : nil
         var progress = ProgressLine(totalSteps: recipe.training.steps)
         var window: [String: (sum: Double, count: Int)] = [:]
@@ -189,13 +210,17 @@ public final class Trainer {
         defer { loaders.forEach { $0.stop() } }
 
         while state.step < recipe.training.steps {
-            if try communicator.anyTrue(StopSignal.shared.isRequested) {
+            watchdog.note("step \(state.step + 1)")
+            if try watchdog.waiting(for: "the stop agreement", { try communicator.anyTrue(StopSignal.shared.isRequested) }) {
                 let signal = StopSignal.shared.requestedBy ?? SIGTERM
-                say("stopping at step \(state.step) on request; writing a checkpoint")
-                try checkpoint(final: true)
+                say("stopping at step \(state.step) on request (signal \(signal)); writing a checkpoint")
+                try checkpoint(.stop)
                 return .stopped(signal: signal)
             }
+            let stepStarted = Clock.now
             let result = try step()
+            lastStepSeconds = Clock.seconds(since: stepStarted)
+            if let loss = result["loss"] { health.record(loss: loss) }
             progress.mark(step: state.step, time: Clock.seconds(since: started), samples: state.samplesSeen)
             for (k, v) in result where v.isFinite && k != "lr" { window[k, default: (0, 0)].sum += v; window[k, default: (0, 0)].count += 1 }
             if isRoot && (state.step % recipe.logging.every == 0 || state.step == 1 || state.step == recipe.training.steps) {
@@ -204,7 +229,8 @@ public final class Trainer {
                 for (k, w) in window { row[k] = w.sum / Double(w.count) }
                 window = [:]
                 row["samples_per_s"] = progress.samplesPerSecond
-                state.lastMetrics = row
+                // A window of only skipped steps has no finite loss or gradient norm, and JSON has no NaN.
+                state.lastMetrics = row.filter { $0.value.isFinite }
                 try metrics?.append(row, step: state.step)
                 say(progress.line(step: state.step, loss: result["loss"] ?? .nan, learningRate: result["lr"] ?? 0,
                                   extra: result.filter { !["loss", "lr", "samples_per_s"].contains($0.key) }))
@@ -213,8 +239,10 @@ public final class Trainer {
             }
             let every = recipe.evaluation.every
             if (every > 0 && state.step % every == 0) || state.step == recipe.training.steps { try evaluate(metrics) }
-            if state.step % recipe.checkpointing.every == 0 || state.step == recipe.training.steps {
-                try checkpoint(final: state.step == recipe.training.steps)
+            if state.step == recipe.training.steps {
+                try checkpoint(.final)
+            } else if state.step % recipe.checkpointing.every == 0 || checkpointDeferred {
+                try checkpoint(.periodic)
             }
         }
         return .finished
@@ -224,8 +252,9 @@ public final class Trainer {
     private func step() throws -> [String: Double] {
         let a = recipe.training.accumulation
         store.zeroGradients()
-        var lossSum = 0.0, lossCount = 0.0, nonFinite = false, badSamples: [Int] = [], drawn = 0
-        var taskMetrics: [String: Double] = [:]
+        // Sums over this rank's samples: the loss, each task metric (with the samples it covers).
+        var lossSum = 0.0, samples = 0.0, nonFinite = false, badSamples: [Int] = [], drawn = 0
+        var metricSums: [String: (sum: Double, samples: Double)] = [:]
         var next = state.cursor
         for m in 0..<a {
             let batch = try loaders[m].next()
@@ -236,12 +265,15 @@ public final class Trainer {
                 let slot = UInt64(m * communicator.size + communicator.rank)
                 var rng = Philox(seed: recipe.seed, stream: 0x7_0000_0000 | UInt64(state.step) << 12 | slot)
                 let (loss, metrics) = task.loss(on: batch, rng: &rng)
-                let value = Double(loss.item)
+                let value = Double(loss.item), n = Double(batch.count)
                 if value.isFinite {
-                    Tape.shared.backward(loss)
-                    lossSum += value
-                    lossCount += 1
-                    for (k, v) in metrics { taskMetrics[k, default: 0] += v / Double(a) }
+                    // The task's loss is its batch's mean: seeded with the sample count, the
+                    // gradients sum per sample, and dividing by the step's samples averages them,
+                    // so a short or empty batch weighs what its samples weigh.
+                    Tape.shared.backward(loss, seed: Tensor(repeating: Float(batch.count), shape: loss.shape))
+                    lossSum += value * n
+                    samples += n
+                    for (k, v) in metrics { metricSums[k, default: (0, 0)].sum += v * n; metricSums[k, default: (0, 0)].samples += n }
                 } else {
                     nonFinite = true
                     badSamples += batch.samples
@@ -252,18 +284,24 @@ public final class Trainer {
         }
         if let accumulated { store.gradients.storage.base.update(from: accumulated.storage.base, count: store.count) }
 
-        var totals = [lossSum, lossCount, nonFinite ? 1 : 0, Double(drawn)]
-        try communicator.allreduceSum(&totals)
-        var row = taskMetrics
-        row["loss"] = totals[1] > 0 ? totals[0] / totals[1] : .nan
+        let keys = try watchdog!.waiting(for: "the agreement on metric names") { try communicator.union(of: Array(metricSums.keys)) }
+        var totals: [Double] = [lossSum, samples, nonFinite ? 1 : 0]
+        for k in keys { totals += [metricSums[k]?.sum ?? 0, metricSums[k]?.samples ?? 0] }
+        totals.append(Double(drawn))
+        try watchdog!.waiting(for: "the allreduce of losses and metrics") { try communicator.allreduceSum(&totals) }
+        let drawnByAllRanks = Int(totals.removeLast())  // every sample drawn, skipped or not: the last step of an epoch is short
+        var row: [String: Double] = [:]
+        for (i, k) in keys.enumerated() where totals[4 + 2 * i] > 0 { row[k] = totals[3 + 2 * i] / totals[4 + 2 * i] }
+        let stepSamples = totals[1]
+        row["loss"] = stepSamples > 0 ? totals[0] / stepSamples : .nan
         row["lr"] = Double(schedule.learningRate(at: state.step))
 
         var skippedBecause: String?
         if totals[2] > 0 {
             skippedBecause = diagnoseNonFinite(loss: true, samples: badSamples)
         } else {
-            if communicator.size > 1 { try bucketer.finish(average: false) }
-            scaleGradients(by: 1 / Float(slots))
+            if communicator.size > 1 { try watchdog!.waiting(for: "the gradient allreduce") { try bucketer.finish(average: false) } }
+            scaleGradients(by: 1 / Float(stepSamples))
             let clip = recipe.optimizer.clipGradNorm
             let report = optimizer.step(state.step, schedule: schedule, maxGradientNorm: clip > 0 ? Float(clip) : nil)
             row["grad_norm"] = Double(report.gradientNorm)
@@ -274,15 +312,14 @@ public final class Trainer {
             say("step \(state.step + 1): skipped, \(why)")
             if state.consecutiveNonFinite >= recipe.training.maxNonFiniteSteps {
                 throw TrainingError("step \(state.step + 1): stopping after \(state.consecutiveNonFinite) consecutive non-finite steps "
-                    + "(training.max_nonfinite_steps): \(why). The last checkpoint "
-                    + "\(lastCheckpointStep.map { "(step \($0))" } ?? "") is intact.")
+                    + "(training.max_nonfinite_steps): \(why). \(lastHealthyCheckpoint)")
             }
         } else {
             state.consecutiveNonFinite = 0
         }
         state.step += 1
         state.cursor = next
-        state.samplesSeen += Int(totals[3])  // drawn over all ranks: the last step of an epoch is short
+        state.samplesSeen += drawnByAllRanks
         state.emaUpdates = ema?.updates ?? 0
         return row
     }
@@ -354,11 +391,40 @@ public final class Trainer {
         }
     }
 
-    /// Rank 0 writes; a failed write is reported and the previous checkpoint stays `latest`.
-    /// Only the final checkpoint's failure stops the run (with a non-zero exit).
-    private func checkpoint(final: Bool) throws {
-        guard isRoot, lastCheckpointStep != state.step else { return }
+    enum CheckpointOccasion { case periodic, final, stop }
+
+    /// Only healthy weights are committed (`CheckpointHealth`), so `latest` always names a
+    /// checkpoint worth resuming. During a skipped-step streak a periodic checkpoint waits for the
+    /// first good step; exploded weights stop the run. Rank 0 writes; a failed write is reported
+    /// and the previous checkpoint stays `latest`; only a final or stop checkpoint's failure
+    /// stops the run (non-zero exit). Every rank then learns the committed step.
+    private func checkpoint(_ occasion: CheckpointOccasion) throws {
+        guard lastCheckpointStep != state.step else { return }
+        // The streak is agreed by all ranks, so all take this branch together.
+        if let why = CheckpointHealth.deferral(skippedStreak: state.consecutiveNonFinite) {
+            checkpointDeferred = occasion == .periodic
+            switch occasion {
+            case .periodic: say("checkpoint at step \(state.step) deferred to the first good step: \(why). \(lastHealthyCheckpoint)")
+            case .stop: say("no checkpoint at step \(state.step): \(why). \(lastHealthyCheckpoint)")
+            case .final: throw TrainingError("the final checkpoint (step \(state.step)) was not written: \(why). \(lastHealthyCheckpoint)")
+            }
+            return
+        }
+        checkpointDeferred = false
+        var committed = Int64(-1)
+        if isRoot { committed = try commitIfHealthy(mustSucceed: occasion != .periodic) }
+        try watchdog!.waiting(for: "the broadcast of the committed checkpoint") { try communicator.broadcast(&committed) }
+        if committed >= 0 { lastCheckpointStep = Int(committed) }
+    }
+
+    /// Rank 0: the committed step, or -1 when the write failed.
+    private func commitIfHealthy(mustSucceed: Bool) throws -> Int64 {
+        let magnitude = weightMagnitude()
+        if case .exploded(let why) = health.judge(magnitude: magnitude) {
+            throw TrainingError("step \(state.step): \(why); not checkpointed, stopping the run. \(lastHealthyCheckpoint)")
+        }
         let c = recipe.checkpointing
+        let started = Clock.now
         do {
             let metadata = ["format": "relief", "model": recipe.model.kind].merging(task.checkpointMetadata) { $1 }
             let written = try runFolder.commit(step: state.step, retention: RetentionPolicy(keepLast: c.keepLast, keepEvery: c.keepEvery > 0 ? c.keepEvery : nil)) { s in
@@ -369,13 +435,39 @@ public final class Trainer {
                 try s.writeJSON("trainer.json", state)
                 try s.writeText("recipe.yaml", recipe.tree.yaml())
             }
-            lastCheckpointStep = state.step
-            say("checkpoint \(written.url.path)")
+            let seconds = Clock.seconds(since: started)
+            health.accept(magnitude: magnitude)
+            say("checkpoint \(written.url.path) (written in \(String(format: "%.1f", seconds)) s)")
+            warnIfAStopCannotFinish(checkpointSeconds: seconds)
+            return Int64(state.step)
         } catch {
             let kept = lastCheckpointStep.map { "step \($0) stays latest" } ?? "no earlier checkpoint exists"
             say("checkpoint at step \(state.step) failed: \(error); \(kept)")
-            if final { throw TrainingError("the final checkpoint could not be written: \(error)") }
+            if mustSucceed { throw TrainingError("the final checkpoint could not be written: \(error)") }
+            return -1
         }
+    }
+
+    /// Under mpirun a stop must fit in the time Open MPI leaves between SIGTERM and SIGKILL.
+    private func warnIfAStopCannotFinish(checkpointSeconds: Double) {
+        guard communicator.kind == "MPI", !warnedAboutStopTime else { return }
+        warnedAboutStopTime = true
+        if let warning = MPIStopAdvice().warning(stopSeconds: lastStepSeconds + checkpointSeconds) { say("warning: \(warning)") }
+    }
+
+    /// What a user can resume from, for messages that end a run.
+    private var lastHealthyCheckpoint: String {
+        guard let step = lastCheckpointStep else { return "No checkpoint has been written: there is nothing to resume from." }
+        let namedByLatest = (try? runFolder.latestStep()) == step
+        return "The last healthy checkpoint is step \(step)" + (namedByLatest ? " (\(runFolder.url(step: step).path)), which 'latest' names." : ".")
+    }
+
+    /// max |w| over the weights a checkpoint saves (NaN when any is non-finite).
+    private func weightMagnitude() -> Double {
+        let own = CheckpointHealth.magnitude(store.values.storage.base, count: store.count)
+        guard let ema else { return own }
+        let averaged = CheckpointHealth.magnitude(ema.average.storage.base, count: ema.average.count)
+        return own.isNaN || averaged.isNaN ? .nan : max(own, averaged)
     }
 
     /// metrics.jsonl of this run; after a resume, rows past the resumed step (written by the

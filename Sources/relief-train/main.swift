@@ -10,7 +10,7 @@ struct ReliefTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relief-train",
         abstract: "Trains a Relief model from a recipe; run plainly or under `mpirun -np N`.",
-        discussion: "Recipe keys and defaults: recipes/README.md. SIGINT/SIGTERM finish the current step, write a checkpoint and exit 0.")
+        discussion: "Recipe keys and defaults: recipes/README.md. SIGINT/SIGTERM/SIGUSR1 finish the current step, write a checkpoint and exit 0; under mpirun send SIGUSR1 to mpirun (README.md, \"Stopping a run\").")
 
     @Argument(help: "The recipe (YAML).") var recipe: String
     @Option(help: "Continue a run: 'latest', a step number, or a checkpoint folder.") var resume: String?

@@ -141,7 +141,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try trainer.run()) { error in
             XCTAssertEqual("\(error)", "step 10: stopping after 3 consecutive non-finite steps (training.max_nonfinite_steps): "
                 + "the loss is non-finite on training samples \(self.samplesText(trainer)) while every parameter is finite. "
-                + "The last checkpoint (step 6) is intact.")
+                + "The last healthy checkpoint is step 6 (\(trainer.runFolder.url(step: 6).path)), which 'latest' names.")
         }
         XCTAssertEqual(try trainer.runFolder.latest()?.step, 6)
     }
