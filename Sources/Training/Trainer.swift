@@ -80,6 +80,7 @@ public final class Trainer {
             + "\(train.count) training samples, \(heldOut)")
         if !task.summary.isEmpty { self.say("relief-train: \(task.summary)") }
         if state.globalBatch > train.count {
+            let slots = communicator.size * recipe.training.accumulation
             let fewest = train.count / slots, most = (train.count + slots - 1) / slots
             let perSlot = fewest == most ? "\(most)" : "\(fewest)–\(most)"
             self.say("warning: the global batch (\(state.globalBatch) samples per step) exceeds the training set (\(train.count) samples): "
