@@ -12,6 +12,9 @@ public final class Parameter {
     public let initializer: Initializer
     /// False for frozen parameters: no gradient flows into them and optimizers leave them alone.
     public var requiresGradient = true
+    /// Factor on the scheduled learning rate for this parameter (recipe `parameter_groups`).
+    /// Optimizers read it when they are built.
+    public var learningRateScale: Float = 1
 
     public init(shape: [Int], initializer: Initializer) {
         self.value = Tensor(zeros: shape)

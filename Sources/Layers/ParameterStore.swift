@@ -6,6 +6,12 @@ import Tensors
 /// slot is a persistent tape slot pointing at the same slice of `gradients`, so backward
 /// accumulates straight into the flat buffer. Optimizers, clipping, EMA and allreduce then
 /// work on plain contiguous memory.
+///
+/// The store owns its slots and releases them when it goes away: a parameter still bound to one
+/// then acts as a constant. A store made with `trainable: false` (a model loaded for inference,
+/// or frozen inside another) has no gradient buffer and no slots at all: gradients flow through
+/// its model to the model's inputs and never into its weights. A module belongs to the store
+/// made last over it.
 public final class ParameterStore {
     /// Where one parameter lives in the flat buffers.
     public struct Entry {
@@ -21,7 +27,10 @@ public final class ParameterStore {
 
     public let entries: [Entry]
     public let values: Tensor
+    /// The flat gradient buffer; empty when the store is not trainable.
     public let gradients: Tensor
+    /// False for a store whose parameters never take gradients (no buffer, no tape slots).
+    public let isTrainable: Bool
     private let index: [String: Int]
     private var slots: [GradSlot]
 
@@ -31,7 +40,7 @@ public final class ParameterStore {
     /// every parameter is initialised by its `Initializer` from a generator derived from the
     /// seed and the parameter's name (so adding a layer does not change the others); without
     /// one, current values are kept.
-    public init(model: any Module, seed: UInt64? = nil) {
+    public init(model: any Module, seed: UInt64? = nil, trainable: Bool = true) {
         let named = model.allParameters()
         var seen = Set<ObjectIdentifier>()
         var entries: [Entry] = []
@@ -44,7 +53,8 @@ public final class ParameterStore {
         }
         self.entries = entries
         self.values = Tensor(zeros: [offset])
-        self.gradients = Tensor(zeros: [offset])
+        self.gradients = Tensor(zeros: [trainable ? offset : 0])
+        self.isTrainable = trainable
         var index: [String: Int] = [:]
         for (i, e) in entries.enumerated() { index[e.name] = i }
         self.index = index
@@ -60,15 +70,19 @@ public final class ParameterStore {
             }
             e.parameter.value = Tensor(shape: e.shape, storage: TensorStorage(viewOf: values.storage, offset: e.offset, count: e.count))
         }
-        slots = entries.map { Tape.shared.registerPersistent(gradient: gradients.storage.base + $0.offset, count: $0.count) }
+        if trainable {
+            slots = entries.map { Tape.shared.registerPersistent(gradient: gradients.storage.base + $0.offset, count: $0.count) }
+        }
         updateGradientBindings()
     }
+
+    deinit { Tape.shared.releasePersistent(slots) }
 
     /// Re-reads each parameter's `requiresGradient` (after `Module.setFrozen`): frozen
     /// parameters lose their gradient slot, so ops treat them as constants.
     public func updateGradientBindings() {
-        for (e, slot) in zip(entries, slots) {
-            e.parameter.value.bindGradient(e.parameter.requiresGradient ? slot : .none)
+        for (i, e) in entries.enumerated() {
+            e.parameter.value.bindGradient(isTrainable && e.parameter.requiresGradient ? slots[i] : .none)
         }
     }
 
@@ -85,19 +99,35 @@ public final class ParameterStore {
         Parallel.forRanges(n, grain: 1 << 18) { r in (g + r.lowerBound).update(repeating: 0, count: r.count) }
     }
 
-    /// Ranges of the flat buffers that an optimizer updates, with whether weight decay applies.
-    /// Adjacent entries with the same decay are merged, so loops run over few long slices.
-    public func trainableSegments() -> [(range: Range<Int>, decays: Bool)] {
-        var out: [(range: Range<Int>, decays: Bool)] = []
+    /// Ranges of the flat buffers that an optimizer updates, with whether weight decay applies
+    /// and the factor on the learning rate (`Parameter.learningRateScale`). Adjacent entries
+    /// alike in both are merged, so loops run over few long slices.
+    public func trainableSegments() -> [Segment] {
+        guard isTrainable else { return [] }
+        var out: [Segment] = []
         for e in entries where e.parameter.requiresGradient {
-            if let last = out.last, last.decays == e.decays, last.range.upperBound >= e.offset - 15,
-               last.range.upperBound <= e.offset {
+            let scale = e.parameter.learningRateScale
+            if let last = out.last, last.decays == e.decays, last.learningRateScale == scale,
+               last.range.upperBound >= e.offset - 15, last.range.upperBound <= e.offset {
                 out[out.count - 1].range = last.range.lowerBound..<e.range.upperBound
             } else {
-                out.append((e.range, e.decays))
+                out.append(Segment(range: e.range, decays: e.decays, learningRateScale: scale))
             }
         }
         return out
+    }
+
+    /// A run of the flat buffers one optimizer loop updates alike.
+    public struct Segment: Equatable, Sendable {
+        public var range: Range<Int>
+        public var decays: Bool
+        public var learningRateScale: Float
+
+        public init(range: Range<Int>, decays: Bool, learningRateScale: Float) {
+            self.range = range
+            self.decays = decays
+            self.learningRateScale = learningRateScale
+        }
     }
 
     public func entry(named name: String) -> Entry? { index[name].map { entries[$0] } }
@@ -105,9 +135,10 @@ public final class ParameterStore {
     /// The current value of one parameter (a view of the flat buffer).
     public subscript(name: String) -> Tensor? { entry(named: name)?.parameter.value }
 
-    /// The accumulated gradient of one parameter (a copy).
+    /// The accumulated gradient of one parameter (a copy); nil for an unknown name or when the
+    /// store is not trainable.
     public func gradient(named name: String) -> Tensor? {
-        guard let e = entry(named: name) else { return nil }
+        guard isTrainable, let e = entry(named: name) else { return nil }
         let g = Tensor(uninitializedShape: e.shape)
         g.storage.base.update(from: gradients.storage.base + e.offset, count: e.count)
         return g

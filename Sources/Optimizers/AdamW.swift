@@ -4,7 +4,8 @@ import Tensors
 
 /// Adam with decoupled weight decay (Loshchilov & Hutter; torch.optim.AdamW semantics):
 /// p ← p·(1 − lr·λ) − lr·m̂/(√v̂ + ε). One pass over each trainable slice of the flat buffer;
-/// weight decay only on parameters of rank ≥ 2 (biases and norm scales are exempt).
+/// weight decay only on parameters of rank ≥ 2 (biases and norm scales are exempt); each
+/// segment at its parameters' `learningRateScale` × lr.
 public final class AdamW: Optimizer {
     public let store: ParameterStore
     public var beta1: Float
@@ -15,7 +16,7 @@ public final class AdamW: Optimizer {
     public private(set) var stepCount = 0
     private let firstMoment: Tensor
     private let secondMoment: Tensor
-    private let segments: [(range: Range<Int>, decays: Bool)]
+    private let segments: [ParameterStore.Segment]
 
     public init(store: ParameterStore, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
                 weightDecay: Float = 0.01) {
@@ -39,7 +40,9 @@ public final class AdamW: Optimizer {
         let p = store.values.storage.base, g = store.gradients.storage.base
         let m = firstMoment.storage.base, v = secondMoment.storage.base
         for seg in segments {
-            let keep = seg.decays ? 1 - lr * weightDecay : 1
+            // A parameter group's learning rate scales the decay too, as in a torch param group.
+            let rate = lr * seg.learningRateScale
+            let keep = seg.decays ? 1 - rate * weightDecay : 1
             Parallel.forRanges(seg.range.count, grain: 1 << 15) { r in
                 let lo = seg.range.lowerBound + r.lowerBound, hi = seg.range.lowerBound + r.upperBound
                 for i in lo..<hi {
@@ -48,7 +51,7 @@ public final class AdamW: Optimizer {
                     let vi = b2 * v[i] + (1 - b2) * gi * gi
                     m[i] = mi
                     v[i] = vi
-                    p[i] = p[i] * keep - lr * (mi * c1) / ((vi * c2).squareRoot() + eps)
+                    p[i] = p[i] * keep - rate * (mi * c1) / ((vi * c2).squareRoot() + eps)
                 }
             }
         }

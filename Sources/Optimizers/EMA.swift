@@ -5,11 +5,17 @@ import Tensors
 /// Exponential moving average of a store's weights in its own flat buffer (same layout, so
 /// `stateDictionary` can name it and `ParameterStore.copyValues(from:)` can swap it in).
 ///
-/// Decay at update n (1-based) follows diffusers' EMAModel: with warm-up,
-/// min(decay, 1 − (1 + n/invGamma)^−power); without, the fixed `decay`.
+/// The decay of update n (1-based) is diffusers' `EMAModel.get_decay` (update_after_step 0,
+/// min_decay 0): with s = n − 1, the first update copies the weights (decay 0), then
+/// - `.rational`, diffusers' default: min(decay, (1 + s)/(10 + s));
+/// - `.power`, diffusers' `use_ema_warmup`: min(decay, 1 − (1 + s/invGamma)^−power);
+/// - `.none`: the fixed `decay` from the first update on, a plain EMA of the initial weights
+///   (far behind for about 1/(1 − decay) steps: at 0.999, 300 steps in, the average is still
+///   74% initial weights).
 public final class ExponentialMovingAverage {
     public enum Warmup: Equatable, Sendable {
         case none
+        case rational
         case power(invGamma: Float, power: Float)
     }
 
@@ -19,7 +25,7 @@ public final class ExponentialMovingAverage {
     public let average: Tensor
     public private(set) var updates = 0
 
-    public init(store: ParameterStore, decay: Float = 0.9999, warmup: Warmup = .none) {
+    public init(store: ParameterStore, decay: Float = 0.9999, warmup: Warmup = .rational) {
         self.store = store
         self.decay = decay
         self.warmup = warmup
@@ -27,12 +33,14 @@ public final class ExponentialMovingAverage {
     }
 
     public func currentDecay(forUpdate n: Int) -> Float {
+        let s = Double(n - 1)
+        let ramp: Double
         switch warmup {
         case .none: return decay
-        case .power(let invGamma, let power):
-            let d = 1 - pow(1 + Float(n) / invGamma, -power)
-            return max(0, min(decay, d))
+        case .rational: ramp = (1 + s) / (10 + s)
+        case .power(let invGamma, let power): ramp = 1 - pow(1 + s / Double(invGamma), -Double(power))
         }
+        return s <= 0 ? 0 : Float(min(Double(decay), ramp))
     }
 
     /// average ← average − (1 − d)·(average − weights).

@@ -2,14 +2,15 @@ import Layers
 import Tensors
 
 /// Stochastic gradient descent with momentum (torch.optim.SGD semantics, dampening 0):
-/// g ← g + λ·p (coupled decay, rank ≥ 2 only); b ← μ·b + g; p ← p − lr·(nesterov ? g + μ·b : b).
+/// g ← g + λ·p (coupled decay, rank ≥ 2 only); b ← μ·b + g; p ← p − lr·(nesterov ? g + μ·b : b),
+/// lr scaled per segment by its parameters' `learningRateScale`.
 public final class SGD: Optimizer {
     public let store: ParameterStore
     public var momentum: Float
     public var weightDecay: Float
     public var nesterov: Bool
     private let velocity: Tensor
-    private let segments: [(range: Range<Int>, decays: Bool)]
+    private let segments: [ParameterStore.Segment]
 
     public init(store: ParameterStore, momentum: Float = 0.9, weightDecay: Float = 0, nesterov: Bool = false) {
         self.store = store
@@ -24,13 +25,13 @@ public final class SGD: Optimizer {
         let p = store.values.storage.base, g = store.gradients.storage.base, b = velocity.storage.base
         let mu = momentum, nesterov = nesterov
         for seg in segments {
-            let wd = seg.decays ? weightDecay : 0
+            let wd = seg.decays ? weightDecay : 0, rate = lr * seg.learningRateScale
             Parallel.forRanges(seg.range.count, grain: 1 << 15) { r in
                 for i in (seg.range.lowerBound + r.lowerBound)..<(seg.range.lowerBound + r.upperBound) {
                     let gi = g[i] * gradientScale + wd * p[i]
                     let bi = mu * b[i] + gi
                     b[i] = bi
-                    p[i] -= lr * (nesterov ? gi + mu * bi : bi)
+                    p[i] -= rate * (nesterov ? gi + mu * bi : bi)
                 }
             }
         }

@@ -9,9 +9,8 @@ public struct GSLRMLoadError: Error, CustomStringConvertible {
 }
 
 extension GSLRM {
-    /// The model a checkpoint's weights file describes, holding those weights. Its configuration
-    /// comes from the file's `gslrm_config` metadata, so no recipe is needed.
-    public static func load(_ file: SafetensorsFile) throws -> GSLRM {
+    /// The configuration a checkpoint's weights file describes (its `gslrm_config` metadata).
+    public static func configuration(of file: SafetensorsFile) throws -> GSLRMConfiguration {
         guard let json = file.metadata[GSLRMConfiguration.metadataKey] else {
             throw GSLRMLoadError(file: file.path, reason: "no '\(GSLRMConfiguration.metadataKey)' metadata; not a GS-LRM checkpoint "
                                  + "(model: \(file.metadata["model"] ?? "unknown"))")
@@ -21,8 +20,16 @@ extension GSLRM {
             throw GSLRMLoadError(file: file.path, reason: "unreadable '\(GSLRMConfiguration.metadataKey)' metadata: \(error)")
         }
         if let problem = configuration.problem { throw GSLRMLoadError(file: file.path, reason: problem) }
-        let model = GSLRM(configuration)
-        do { try ParameterStore(model: model).load(try file.tensors()) } catch {
+        return configuration
+    }
+
+    /// The model a checkpoint's weights file describes, holding those weights, for inference or
+    /// frozen inside another model: its store has no gradient slots, so a recorded backward
+    /// through it reaches its inputs and never its weights. (To train it, a trainer wraps it in
+    /// a trainable store of its own.) No recipe is needed.
+    public static func load(_ file: SafetensorsFile) throws -> GSLRM {
+        let model = GSLRM(try configuration(of: file))
+        do { try ParameterStore(model: model, trainable: false).load(try file.tensors()) } catch {
             throw GSLRMLoadError(file: file.path, reason: "weights do not fit the model they describe: \(error)")
         }
         return model

@@ -1,9 +1,14 @@
+import Checkpoints
 import Foundation
 import Splatting
 
 /// Everything that fixes a GS-LRM's shape and how its outputs become Gaussians. It travels inside
-/// each checkpoint's safetensors metadata (`gslrm_config`), so inference needs no recipe.
-public struct GSLRMConfiguration: Codable, Equatable, Sendable {
+/// each checkpoint's safetensors metadata (`gslrm_config`), so inference needs no recipe; older
+/// checkpoints keep reading as fields are added (`ModelConfiguration`).
+public struct GSLRMConfiguration: ModelConfiguration {
+    /// Version 1: the fields below (checkpoints written before versions existed read as 1).
+    public static let version = 1
+
     /// Transformer width (token dimension).
     public var width = 256
     /// Number of transformer blocks.
@@ -59,19 +64,6 @@ public struct GSLRMConfiguration: Codable, Equatable, Sendable {
         if resolution % patchSize != 0 { return "resolution \(resolution) is not divisible by patch size \(patchSize)" }
         if !(depthHalfRange > 0) { return "depth half-range must be positive, got \(depthHalfRange)" }
         return nil
-    }
-
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return String(decoding: try! encoder.encode(self), as: UTF8.self)
-    }
-
-    public static func fromJSON(_ text: String) throws -> GSLRMConfiguration {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(GSLRMConfiguration.self, from: Data(text.utf8))
     }
 
     /// The safetensors metadata key that holds `json()`.

@@ -75,7 +75,7 @@ public struct PerceptualLoss {
     public static let pixelMean: [Float] = [123.68, 116.779, 103.939]
 
     public let network: VGGFeatures
-    /// Owns the network's weights. Its gradient buffer stays zero: every parameter is frozen.
+    /// Owns the network's weights; tracks no gradients (a frozen store).
     public let store: ParameterStore
 
     /// Builds the network and loads `weightsFile` (safetensors with torchvision's
@@ -88,9 +88,8 @@ public struct PerceptualLoss {
         }
         let file = try SafetensorsFile(path: weightsFile)
         network = VGGFeatures()
-        // Frozen before the store binds gradient slots, so the parameters never get one.
         network.setFrozen(true)
-        store = ParameterStore(model: network)
+        store = ParameterStore(model: network, trainable: false)
         // Only the keys the network has: `load` then reports exactly the missing and misshaped ones.
         var weights: [String: Tensor] = [:]
         for e in store.entries where file.entries[e.name] != nil { weights[e.name] = try file.tensor(e.name) }

@@ -1,6 +1,7 @@
-/// Identifies a tensor on the autodiff tape. Persistent slots (generation 0) belong to
-/// parameters and accumulate into caller-owned gradient memory (the flat gradient buffer);
-/// transient slots are valid for one tape generation (one forward/backward).
+/// Identifies a tensor on the autodiff tape. Persistent slots (negative generation: the slot's
+/// registration serial, negated) belong to parameters and accumulate into caller-owned gradient
+/// memory (a store's flat gradient buffer) until their owner releases them; transient slots
+/// (positive generation) are valid for one tape generation (one forward/backward).
 public struct GradSlot: Equatable, Sendable {
     public var index: Int32
     public var generation: Int32
@@ -27,24 +28,47 @@ public final class Tape: @unchecked Sendable {
     private var records: [Record] = []
     private var transient: [TensorStorage?] = []
     private var transientCounts: [Int] = []
-    private var persistent: [UnsafeMutablePointer<Float>] = []
-    private var persistentCounts: [Int] = []
+    private var persistent: [UnsafeMutablePointer<Float>?] = []
+    /// The serial of the registration holding each persistent index; 0 while it is free. A slot
+    /// whose serial no longer matches was released: it is dead, even if its index was reused.
+    private var persistentSerials: [Int32] = []
+    private var freePersistent: [Int32] = []
+    private var nextSerial: Int32 = 1
 
-    /// Registers caller-owned gradient memory for a parameter; returns its permanent slot.
+    /// Registers caller-owned gradient memory for a parameter; returns its slot, live until
+    /// `releasePersistent`. The owner must release it before the memory goes away.
     public func registerPersistent(gradient: UnsafeMutablePointer<Float>, count: Int) -> GradSlot {
-        persistent.append(gradient)
-        persistentCounts.append(count)
-        return GradSlot(index: Int32(persistent.count - 1), generation: 0)
+        let serial = nextSerial
+        nextSerial = nextSerial == .max ? 1 : nextSerial + 1
+        let index: Int32
+        if let reused = freePersistent.popLast() {
+            index = reused
+            persistent[Int(index)] = gradient
+            persistentSerials[Int(index)] = serial
+        } else {
+            index = Int32(persistent.count)
+            persistent.append(gradient)
+            persistentSerials.append(serial)
+        }
+        return GradSlot(index: index, generation: -serial)
     }
 
-    /// Forgets all persistent slots (when a parameter store is rebuilt).
-    public func removeAllPersistent() {
-        persistent.removeAll()
-        persistentCounts.removeAll()
+    /// Ends persistent slots (a parameter store going away): tensors still bound to them become
+    /// constants, and their indices are reused.
+    public func releasePersistent(_ slots: [GradSlot]) {
+        for slot in slots where slot.generation < 0 && isLive(slot) {
+            persistent[Int(slot.index)] = nil
+            persistentSerials[Int(slot.index)] = 0
+            freePersistent.append(slot.index)
+        }
     }
+
+    /// Persistent slots currently registered (all stores' parameters).
+    public var livePersistentSlots: Int { persistent.count - freePersistent.count }
 
     @inline(__always) public func isLive(_ slot: GradSlot) -> Bool {
-        slot.generation == 0 ? slot.index >= 0 : slot.generation == generation && slot.index >= 0
+        guard slot.index >= 0 else { return false }
+        return slot.generation < 0 ? persistentSerials[Int(slot.index)] == -slot.generation : slot.generation == generation
     }
 
     func newTransientSlot(count: Int) -> GradSlot {
@@ -65,7 +89,7 @@ public final class Tape: @unchecked Sendable {
     /// op must store every element: a store instead of a zero fill followed by a read-add.
     public func gradientDestination(_ slot: GradSlot) -> (buffer: UnsafeMutablePointer<Float>, accumulate: Bool)? {
         guard isLive(slot) else { return nil }
-        if slot.generation == 0 { return (persistent[Int(slot.index)], true) }
+        if slot.generation < 0 { return (persistent[Int(slot.index)]!, true) }
         let i = Int(slot.index)
         if let s = transient[i] { return (s.base, true) }
         let s = TensorStorage(uninitializedCount: transientCounts[i])
@@ -76,9 +100,9 @@ public final class Tape: @unchecked Sendable {
     /// The accumulated gradient of a tracked tensor after `backward`, or nil if none flowed.
     public func gradient(of t: Tensor) -> Tensor? {
         guard isLive(t.gradSlot) else { return nil }
-        if t.gradSlot.generation == 0 {
+        if t.gradSlot.generation < 0 {
             let g = Tensor(uninitializedShape: t.shape)
-            g.storage.base.update(from: persistent[Int(t.gradSlot.index)], count: t.count)
+            g.storage.base.update(from: persistent[Int(t.gradSlot.index)]!, count: t.count)
             return g
         }
         guard let s = transient[Int(t.gradSlot.index)] else { return nil }

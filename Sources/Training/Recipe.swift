@@ -14,6 +14,8 @@ public struct Recipe {
     public struct Optimizer {
         public var kind: String
         public var learningRate, beta1, beta2, epsilon, weightDecay, momentum, clipGradNorm, emaDecay: Double
+        /// `rational`, `power` or `none` (see `ExponentialMovingAverage`).
+        public var emaWarmup: String
     }
     public struct Schedule {
         public var kind: String
@@ -38,7 +40,8 @@ public struct Recipe {
 
     public var runName: String
     public var seed: UInt64
-    public var initFrom: String?
+    public var initFrom: InitFrom?
+    public var parameterGroups: [ParameterGroup]
     public var model: Model
     public var data: Data
     public var views: Views
@@ -73,7 +76,8 @@ public struct Recipe {
         let root = try RecipeSection(tree)
         runName = try root.string("run_name", default: defaultRunName)
         seed = UInt64(try root.int("seed", default: 0, min: 0))
-        initFrom = try root.optionalString("init_from")
+        initFrom = try InitFrom.read(root)
+        parameterGroups = try ParameterGroup.read(root)
 
         let m = try root.section("model")
         model = Model(kind: try m.string("kind"), section: m)
@@ -102,7 +106,8 @@ public struct Recipe {
             weightDecay: try o.double("weight_decay", default: 0.05, min: 0),
             momentum: try o.double("momentum", default: 0.9, min: 0, max: 0.999999),
             clipGradNorm: try o.double("clip_grad_norm", default: 1.0, min: 0),
-            emaDecay: try o.double("ema_decay", default: 0.999, min: 0, max: 0.999999))
+            emaDecay: try o.double("ema_decay", default: 0.999, min: 0, max: 0.999999),
+            emaWarmup: try o.string("ema_warmup", default: "rational", oneOf: ["rational", "power", "none"]))
         try o.finish()
 
         let s = try root.section("schedule")

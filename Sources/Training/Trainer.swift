@@ -42,6 +42,8 @@ public final class Trainer {
     private var checkpointDeferred = false
     private var lastStepSeconds = 0.0
     private var warnedAboutStopTime = false
+    /// Where the task's frozen sub-models came from, for the weights files' metadata.
+    private let frozenSourcesMetadata: [String: String]
 
     var isRoot: Bool { communicator.rank == 0 }
 
@@ -52,13 +54,22 @@ public final class Trainer {
         self.communicator = communicator
         self.say = communicator.rank == 0 ? say : { _ in }
         store = ParameterStore(model: task.model, seed: recipe.seed)
+        // Before the optimizer: it reads which parameters train, at what rate, once.
+        let groupLines = try ParameterGroup.apply(recipe.parameterGroups, to: store)
+        try FrozenModel.check(task.frozenModels, against: store)
+        frozenSourcesMetadata = FrozenModel.metadata(task.frozenModels)
         let o = recipe.optimizer
         switch o.kind {
         case "sgd": optimizer = SGD(store: store, momentum: Float(o.momentum), weightDecay: Float(o.weightDecay))
         default: optimizer = AdamW(store: store, beta1: Float(o.beta1), beta2: Float(o.beta2), epsilon: Float(o.epsilon),
                                    weightDecay: Float(o.weightDecay))
         }
-        ema = o.emaDecay > 0 ? ExponentialMovingAverage(store: store, decay: Float(o.emaDecay)) : nil
+        let warmup: ExponentialMovingAverage.Warmup = switch o.emaWarmup {
+        case "none": .none
+        case "power": .power(invGamma: 1, power: 2.0 / 3.0)  // diffusers' EMAModel defaults
+        default: .rational
+        }
+        ema = o.emaDecay > 0 ? ExponentialMovingAverage(store: store, decay: Float(o.emaDecay), warmup: warmup) : nil
         schedule = Trainer.schedule(recipe)
         runFolder = CheckpointDirectory(root: URL(fileURLWithPath: recipe.checkpointing.directory).appendingPathComponent(recipe.runName))
         state = TrainerState(recipe: recipe, worldSize: communicator.size)
@@ -79,6 +90,7 @@ public final class Trainer {
         self.say("relief-train: run '\(recipe.runName)', model \(recipe.model.kind) with \(store.count) parameters, \(layout); "
             + "\(train.count) training samples, \(heldOut)")
         if !task.summary.isEmpty { self.say("relief-train: \(task.summary)") }
+        for line in groupLines + task.frozenModels.map(\.summary) { self.say("relief-train: \(line)") }
         if state.globalBatch > train.count {
             let slots = communicator.size * recipe.training.accumulation
             let fewest = train.count / slots, most = (train.count + slots - 1) / slots
@@ -90,7 +102,7 @@ public final class Trainer {
         }
 
         if isRoot {
-            if let resume { try restore(from: resume) } else if let source = recipe.initFrom { try initialise(from: source) }
+            if let resume { try restore(from: resume) } else if let spec = recipe.initFrom { try initialise(from: spec) }
         }
         try synchroniseFromRoot()
         if recipe.training.accumulation > 1 { accumulated = Tensor(zeros: [store.count]) }
@@ -140,14 +152,25 @@ public final class Trainer {
         say("resumed from \(checkpoint.url.path) at step \(saved.step)")
     }
 
-    private func initialise(from path: String) throws {
-        let checkpoint = try CheckpointDirectory.resolve(path: path)
-        let file = checkpoint.fileNames.contains("ema.safetensors") ? "ema.safetensors" : "model.safetensors"
-        let weights = try checkpoint.safetensors(file).tensors()
-        try store.load(weights, strict: false)
+    private func initialise(from spec: InitFrom) throws {
+        let checkpoint = try CheckpointDirectory.resolve(path: spec.checkpoint)
+        let file = spec.fileName(in: checkpoint)
+        let path = checkpoint.file(file).path
+        let source = try checkpoint.safetensors(file).tensors()
+        let weights = try spec.mapping.apply(source, file: path)
         let names = Set(store.entries.map(\.name))
         let missing = names.subtracting(weights.keys).sorted(), unexpected = Set(weights.keys).subtracting(names).sorted()
-        say("init_from \(checkpoint.url.path) (\(file)): \(names.count - missing.count) tensors loaded; "
+        let mapping = spec.mapping == .identity ? "" : " mapped by \(spec.mapping)"
+        guard missing.count < names.count else {
+            func sample(_ keys: [String]) -> String { keys.sorted().prefix(3).joined(separator: ", ") + (keys.count > 3 ? ", …" : "") }
+            throw TrainingError("init_from \(path)\(mapping): no tensor fits the model; the checkpoint's keys"
+                + "\(mapping.isEmpty ? "" : " (after mapping)") look like \(sample(Array(weights.keys))), the model's like \(sample(Array(names))); "
+                + "see init_from's subtree, strip_prefix and add_prefix in recipes/README.md")
+        }
+        do { try store.load(weights, strict: spec.strict) } catch {
+            throw TrainingError("init_from \(path)\(mapping)\(spec.strict ? " (strict)" : ""): \(error)")
+        }
+        say("init_from \(checkpoint.url.path) (\(file))\(mapping): \(names.count - missing.count) tensors loaded; "
             + "missing (kept at initialisation): \(missing.isEmpty ? "none" : missing.joined(separator: ", ")); "
             + "unexpected (ignored): \(unexpected.isEmpty ? "none" : unexpected.joined(separator: ", "))")
         ema?.average.storage.base.update(from: store.values.storage.base, count: store.count)
@@ -428,6 +451,7 @@ public final class Trainer {
         let started = Clock.now
         do {
             let metadata = ["format": "relief", "model": recipe.model.kind].merging(task.checkpointMetadata) { $1 }
+                .merging(frozenSourcesMetadata) { $1 }
             let written = try runFolder.commit(step: state.step, retention: RetentionPolicy(keepLast: c.keepLast, keepEvery: c.keepEvery > 0 ? c.keepEvery : nil)) { s in
                 try s.writeSafetensors("model.safetensors", store.stateDictionary(), metadata: metadata)
                 if let ema { try s.writeSafetensors("ema.safetensors", ema.stateDictionary(), metadata: metadata.merging(

@@ -24,10 +24,16 @@ public protocol TrainingTask: AnyObject {
     var checkpointMetadata: [String: String] { get }
     /// A line for the run's header: what is trained how (the loss terms, what is off and why).
     var summary: String { get }
+    /// Sub-models the loss runs but nothing trains (a VAE, an identity encoder), loaded by the
+    /// task's factory. They must not be part of `model`. Gradients flow through them to their
+    /// inputs; their weights get no optimizer state, no EMA and no copy in the checkpoints,
+    /// whose `frozen_models` metadata records where each came from.
+    var frozenModels: [FrozenModel] { get }
 }
 
 extension TrainingTask {
     public var checkpointMetadata: [String: String] { [:] }
+    public var frozenModels: [FrozenModel] { [] }
     public var summary: String { "" }
 }
 

@@ -40,8 +40,8 @@ struct ReconstructCommand: ParsableCommand {
         let source = try CheckpointDirectory.resolve(path: checkpoint)
         let (name, reason) = try (noEMA ? .model : weights).file(in: source)
         let weightsFile = source.file(name).path
-        let model = try GSLRM.load(try source.safetensors(name))
         print("\(weightsFile): \(reason)")
+        let model = try GSLRM.load(try source.safetensors(name))
         let c = model.configuration
         let subjects = try RenderFolder.subjects(in: [input])
         guard subjects.count == 1 else {

@@ -23,7 +23,7 @@ enum WeightsChoice: String, ExpressibleByArgument, CaseIterable {
         case .auto:
             guard hasEMA else { return ("model.safetensors", "the checkpoint has no EMA weights") }
             let (share, updates) = try Self.initialShare(of: checkpoint)
-            let state = String(format: "the EMA (%d updates) still holds %.1f %% of its initial weights", updates, share * 100)
+            let state = String(format: "the EMA (%d updates) holds %.1f %% of its initial weights", updates, share * 100)
             if share < Self.maxInitialShare { return ("ema.safetensors", state) }
             return ("model.safetensors", state + String(format: " (≥ %.0f %%), so the raw weights are used; --weights ema to override",
                                                         Self.maxInitialShare * 100))

@@ -90,6 +90,70 @@ final class ParameterStoreTests: XCTestCase {
         Tape.shared.reset()
     }
 
+    /// Segments merge only parameters alike in decay and learning-rate factor.
+    func testSegmentsCarryTheLearningRateScale() {
+        let model = Stack()
+        model.blocks[1].weight.learningRateScale = 0.5
+        let store = ParameterStore(model: model, seed: 1)
+        XCTAssertEqual(store.trainableSegments(), [.init(range: 0..<1, decays: false, learningRateScale: 1),
+                                                   .init(range: 16..<40, decays: true, learningRateScale: 1),
+                                                   .init(range: 48..<66, decays: true, learningRateScale: 0.5)])
+        model.blocks[1].weight.learningRateScale = 1
+        XCTAssertEqual(ParameterStore(model: model, seed: 1).trainableSegments().map(\.range), [0..<1, 16..<66])
+    }
+
+    /// A store that goes away takes its tape slots with it: none leak however many stores come
+    /// and go, and a tensor still bound to a released slot is a constant, even after the slot's
+    /// index serves another store.
+    func testDroppedStoresReleaseTheirSlots() {
+        let baseline = Tape.shared.livePersistentSlots
+        let model = Stack()
+        var stale: Tensor?
+        for i in 0..<200 {
+            withExtendedLifetime(ParameterStore(model: model, seed: UInt64(i))) {
+                XCTAssertEqual(Tape.shared.livePersistentSlots, baseline + 3)
+                XCTAssertTrue(model.scale.value.isTracked)
+                if i == 0 { stale = model.scale.value }
+            }
+        }
+        XCTAssertEqual(Tape.shared.livePersistentSlots, baseline)
+        XCTAssertFalse(model.scale.value.isTracked, "its store is gone")
+
+        let other = Stack()
+        withExtendedLifetime(ParameterStore(model: other, seed: 1)) {
+            XCTAssertTrue(other.scale.value.isTracked)
+            XCTAssertFalse(stale!.isTracked, "a released slot stays dead when its index is reused")
+        }
+    }
+
+    /// A frozen store has no gradient buffer and no slots: gradients reach the inputs (checked
+    /// against finite differences) and nothing else.
+    func testFrozenStorePassesGradientsToInputsOnly() {
+        let baseline = Tape.shared.livePersistentSlots
+        let model = Stack()
+        let store = ParameterStore(model: model, seed: 6, trainable: false)
+        XCTAssertEqual(Tape.shared.livePersistentSlots, baseline)
+        XCTAssertFalse(store.isTrainable)
+        XCTAssertEqual(store.gradients.count, 0)
+        XCTAssertTrue(store.trainableSegments().isEmpty)
+        XCTAssertNil(store.gradient(named: "blocks.0.weight"))
+        XCTAssertTrue(model.allParameters().allSatisfy { !$0.parameter.value.isTracked })
+        XCTAssertTrue(model.allParameters().allSatisfy { $0.parameter.requiresGradient }, "the module's own flags are left alone")
+
+        var rng = Philox(seed: 8)
+        let x = Tensor.normal([3, 4], rng: &rng)
+        let (_, grads) = gradients(of: [x]) { model($0[0]) }
+        XCTAssertGreaterThan(grads[0].scalars.map(abs).max()!, 0)
+        XCTAssertLessThan(maxGradientError(inputs: [x], epsilon: 1e-2) { model($0[0]) }, 1e-2)
+        XCTAssertEqual(Tape.shared.recordCount, 0)
+
+        // A trainable store made later over the same module takes its parameters back.
+        let trained = ParameterStore(model: model)
+        XCTAssertTrue(model.blocks[0].weight.value.isTracked)
+        XCTAssertEqual(trained.values.scalars, store.values.scalars)
+        withExtendedLifetime(trained) {}
+    }
+
     func testLoadReportsMissingUnexpectedAndMismatchedKeys() throws {
         let store = ParameterStore(model: Stack(), seed: 1)
         var dict = store.stateDictionary()

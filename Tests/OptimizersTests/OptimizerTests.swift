@@ -131,21 +131,90 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
-    func testEMAWarmupAndUpdate() {
+    /// Decays against values worked by hand from diffusers' `EMAModel.get_decay` (s = n − 1;
+    /// the first update copies the weights).
+    func testEMAWarmupFollowsDiffusers() {
         let (_, store) = makeStore()
-        let ema = ExponentialMovingAverage(store: store, decay: 0.999, warmup: .power(invGamma: 1, power: 2.0 / 3.0))
-        XCTAssertEqual(ema.currentDecay(forUpdate: 1), 1 - pow(2, -2.0 / 3.0), accuracy: 1e-6)
-        XCTAssertEqual(ema.currentDecay(forUpdate: 1_000_000), 0.999)
-        XCTAssertEqual(ExponentialMovingAverage(store: store, decay: 0.9).currentDecay(forUpdate: 1), 0.9)
+        let rational = ExponentialMovingAverage(store: store, decay: 0.999)
+        XCTAssertEqual(rational.warmup, .rational, "diffusers' default is the default")
+        XCTAssertEqual(rational.currentDecay(forUpdate: 1), 0)
+        XCTAssertEqual(rational.currentDecay(forUpdate: 2), 2.0 / 11.0, accuracy: 1e-7)
+        XCTAssertEqual(rational.currentDecay(forUpdate: 3), 0.25, accuracy: 1e-7)
+        XCTAssertEqual(rational.currentDecay(forUpdate: 300), 300.0 / 309.0, accuracy: 1e-7)  // 0.97087
+        XCTAssertEqual(rational.currentDecay(forUpdate: 8992), 0.999)  // 8992/9001 > 0.999: capped
+        XCTAssertEqual(rational.currentDecay(forUpdate: 1_000_000), 0.999)
 
-        let fixed = ExponentialMovingAverage(store: store, decay: 0.75)
+        let power = ExponentialMovingAverage(store: store, decay: 0.999, warmup: .power(invGamma: 1, power: 2.0 / 3.0))
+        XCTAssertEqual(power.currentDecay(forUpdate: 1), 0)
+        XCTAssertEqual(power.currentDecay(forUpdate: 2), 0.3700395, accuracy: 1e-6)  // 1 − 2^(−2/3)
+        XCTAssertEqual(power.currentDecay(forUpdate: 9), 0.7688796, accuracy: 1e-6)  // s = 8: 1 − 9^(−2/3)
+        XCTAssertEqual(power.currentDecay(forUpdate: 1_000_000), 0.999)
+
+        let fixed = ExponentialMovingAverage(store: store, decay: 0.9, warmup: .none)
+        XCTAssertEqual(fixed.currentDecay(forUpdate: 1), 0.9)
+        XCTAssertEqual(fixed.currentDecay(forUpdate: 500), 0.9)
+    }
+
+    /// The averaged weights through three updates, by hand: the first copies the weights, the
+    /// second keeps 2/11 of the average, the third 1/4.
+    func testEMAUpdatesWithWarmup() {
+        let (_, store) = makeStore()
         let start = store.values.scalars
-        let shift: Float = 2
-        for i in 0..<store.count { store.values.storage.base[i] += shift }
+        let ema = ExponentialMovingAverage(store: store, decay: 0.999)
+        func shiftWeights(by d: Float) { for i in 0..<store.count { store.values.storage.base[i] += d } }
+        shiftWeights(by: 2)
+        ema.update()
+        XCTAssertEqual(ema.average.scalars, store.values.scalars, "the first update copies")
+        shiftWeights(by: 11)  // weights start + 13, average start + 2
+        ema.update()
+        for i in 0..<store.count { XCTAssertEqual(ema.average.scalars[i], start[i] + 2 + (9.0 / 11.0) * 11, accuracy: 1e-4) }
+        shiftWeights(by: 3)  // weights start + 16, average start + 11: moves 3/4 of the gap
+        ema.update()
+        for i in 0..<store.count { XCTAssertEqual(ema.average.scalars[i], start[i] + 11 + 0.75 * 5, accuracy: 1e-4) }
+        XCTAssertEqual(ema.updates, 3)
+        XCTAssertEqual(ema.stateDictionary()["weight"]!.shape, [3, 5])
+
+        let fixed = ExponentialMovingAverage(store: store, decay: 0.75, warmup: .none)
+        let before = store.values.scalars
+        shiftWeights(by: 2)
         fixed.update()
-        let avg = fixed.average.scalars
-        for i in 0..<store.count { XCTAssertEqual(avg[i], start[i] + 0.25 * shift, accuracy: 1e-6) }
-        XCTAssertEqual(fixed.stateDictionary()["weight"]!.shape, [3, 5])
+        for i in 0..<store.count { XCTAssertEqual(fixed.average.scalars[i], before[i] + 0.25 * 2, accuracy: 1e-5) }
+    }
+
+    /// The share of the initial weights left in the average, as relief-infer reads it: the
+    /// product of the decays; a warm-up's first update copies, leaving none.
+    func testInitialShareIsTheProductOfDecays() {
+        let (_, store) = makeStore()
+        let fixed = ExponentialMovingAverage(store: store, decay: 0.9, warmup: .none)
+        XCTAssertEqual(fixed.initialShare, 1)
+        for _ in 0..<6 { fixed.update() }
+        XCTAssertEqual(fixed.initialShare, 0.531441, accuracy: 1e-6)
+        let warm = ExponentialMovingAverage(store: store, decay: 0.999)
+        warm.update()
+        XCTAssertEqual(warm.initialShare, 0)
+    }
+
+    /// A parameter's learning-rate factor scales its step: half the rate moves half as far, in
+    /// SGD exactly, in AdamW's first step (≈ lr · sign) too.
+    func testLearningRateScaleMovesAParameterProportionally() {
+        for kind in ["sgd", "adamw"] {
+            let model = TinyModel()
+            model.weight.learningRateScale = 0.5
+            let rebuilt = ParameterStore(model: model, seed: 3)
+            let optimizer: any Optimizer = kind == "sgd" ? SGD(store: rebuilt, momentum: 0) : AdamW(store: rebuilt, weightDecay: 0)
+            fillGradients(rebuilt, step: 0)
+            let before = rebuilt.values.scalars
+            let g = rebuilt.gradients.scalars
+            optimizer.step(0, schedule: .constant(0.1))
+            let after = rebuilt.values.scalars
+            for (name, factor) in [("weight", Float(0.5)), ("bias", 1)] {
+                let e = rebuilt.entry(named: name)!
+                for i in e.range {
+                    let expected = kind == "sgd" ? 0.1 * factor * g[i] : 0.1 * factor * (g[i] > 0 ? 1 : -1)
+                    XCTAssertEqual(before[i] - after[i], expected, accuracy: 1e-5, "\(kind) \(name)")
+                }
+            }
+        }
     }
 
     func testAdamWStateRoundTripResumesBitForBit() throws {
