@@ -84,7 +84,8 @@ public struct CheckpointDirectory: Sendable {
         throw CheckpointError(path: root.path, "'\(spec)' is neither 'latest' nor a step")
     }
 
-    /// Resolves a path: a step folder, a run folder (its `latest`), or a run's `latest` file.
+    /// Resolves a path: a step folder (or any folder holding `model.safetensors`), a run folder
+    /// (its `latest`), or a run's `latest` file.
     public static func resolve(path: String) throws -> Checkpoint {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         var isDirectory: ObjCBool = false
@@ -100,8 +101,12 @@ public struct CheckpointDirectory: Sendable {
         if FileManager.default.fileExists(atPath: url.appendingPathComponent(latestName).path) {
             return try CheckpointDirectory(root: url).resolve(latestName)
         }
-        if step(fromFolderName: url.lastPathComponent) != nil { return Checkpoint(url: url) }
-        throw CheckpointError(path: url.path, "is neither a step-XXXXXXXX checkpoint nor a run folder with 'latest'")
+        // A committed checkpoint copied or renamed elsewhere is still one: its files, not its name, make it.
+        if step(fromFolderName: url.lastPathComponent) != nil || FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) {
+            return Checkpoint(url: url)
+        }
+        throw CheckpointError(path: url.path, "is neither a checkpoint folder (step-XXXXXXXX, or any folder holding model.safetensors) "
+                              + "nor a run folder with 'latest'")
     }
 
     /// Writes a checkpoint for `step` through `body`, commits it atomically, points `latest` at

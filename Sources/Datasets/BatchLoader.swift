@@ -130,7 +130,9 @@ public struct BatchAssembler: Sendable {
         self.seed = seed
     }
 
-    /// Builds the batch for `indices` (also usable directly, without the thread).
+    /// Builds the batch for `indices` (also usable directly, without the thread). Every view is
+    /// checked against its checksum as it is read; damaged bytes fail the batch, naming shard,
+    /// sample and view. `scratch` grows to the selected views of one sample if smaller.
     public func assemble(_ indices: [Int], cursor: DistributedSampler.Cursor, next: DistributedSampler.Cursor,
                          scratch: inout [UInt8]) throws -> Batch {
         let b = indices.count, v = selection.count, h = dataset.height, w = dataset.width, plane = h * w
@@ -141,6 +143,7 @@ public struct BatchAssembler: Sendable {
         let w2c = Tensor(uninitializedShape: [b, v, 4, 4])
         let colours = Tensor(uninitializedShape: [b, 3])
         var chosen = [[Int]]()
+        if scratch.count < v * plane * 4 { scratch = [UInt8](repeating: 0, count: v * plane * 4) }
         let img = images.storage.base, alp = alpha.storage.base
         let k = intrinsics.storage.base, m = w2c.storage.base, bg = colours.storage.base
         for (slot, sample) in indices.enumerated() {
@@ -151,13 +154,13 @@ public struct BatchAssembler: Sendable {
             chosen.append(views)
             bg[slot * 3] = colour.x; bg[slot * 3 + 1] = colour.y; bg[slot * 3 + 2] = colour.z
             let intr = dataset.intrinsics(sample)
+            try scratch.withUnsafeMutableBytes { try dataset.readCheckedViews(sample, views: views, into: $0.baseAddress!) }
             for (j, view) in views.enumerated() {
                 let out = slot * v + j
                 for i in 0..<4 { k[out * 4 + i] = intr[intr.startIndex + view * 4 + i] }
                 for i in 0..<16 { m[out * 16 + i] = cameras[cameras.startIndex + view * 16 + i] }
-                try scratch.withUnsafeMutableBytes { try dataset.readView(sample, view: view, into: $0.baseAddress!) }
                 scratch.withUnsafeBufferPointer { src in
-                    BatchAssembler.composite(src.baseAddress!, count: plane, background: colour,
+                    BatchAssembler.composite(src.baseAddress! + j * plane * 4, count: plane, background: colour,
                                           rgb: img + out * 3 * plane, alpha: alp + out * plane)
                 }
             }

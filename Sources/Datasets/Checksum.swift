@@ -1,3 +1,5 @@
+import Foundation
+
 /// CRC-32 (IEEE 802.3, the polynomial of zlib, PNG and gzip), so a sample's checksum can be
 /// checked outside Relief with Python's `zlib.crc32(images[i].tobytes())`.
 /// Slicing-by-8: eight table lookups per 8 bytes.
@@ -45,4 +47,7 @@ public enum CRC32 {
     public static func checksum(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0) }
     }
+
+    /// Eight hex digits, as errors print a checksum.
+    public static func hex(_ crc: UInt32) -> String { String(format: "%08x", crc) }
 }

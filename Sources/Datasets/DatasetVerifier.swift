@@ -36,6 +36,14 @@ public enum DatasetVerifier {
                 } catch {
                     throw DataError(path, "\(name): cannot read images (\(error))")
                 }
+                if let perView = shard.viewChecksums {
+                    for v in 0..<shard.views {
+                        let crc = buffer.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[v * shard.viewBytes ..< (v + 1) * shard.viewBytes])) }
+                        guard crc == perView[i * shard.views + v] else {
+                            throw DataError(path, "\(name) view \(v): image checksum \(hex(crc)) differs from the shard's \(hex(perView[i * shard.views + v]))")
+                        }
+                    }
+                }
                 let crc = CRC32.checksum(buffer)
                 guard crc == shard.checksums[i] else { throw DataError(path, "\(name): image checksum \(hex(crc)) differs from the shard's \(hex(shard.checksums[i]))") }
                 guard crc == entry.checksums[i] else { throw DataError(path, "\(name): image checksum \(hex(crc)) differs from the manifest's \(hex(entry.checksums[i]))") }
@@ -62,5 +70,5 @@ public enum DatasetVerifier {
         return summary
     }
 
-    static func hex(_ v: UInt32) -> String { String(format: "%08x", v) }
+    static func hex(_ v: UInt32) -> String { CRC32.hex(v) }
 }

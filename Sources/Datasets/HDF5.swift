@@ -90,6 +90,10 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
+    public func hasDataset(_ name: String) -> Bool {
+        HDF5.locked { H5Lexists(id, name, relief_H5P_DEFAULT()) > 0 }
+    }
+
     public func dataset(_ name: String) throws -> HDF5Dataset {
         try HDF5.locked {
             guard H5Lexists(id, name, relief_H5P_DEFAULT()) > 0 else { throw DataError(path, "missing dataset '\(name)'") }

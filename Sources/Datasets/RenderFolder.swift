@@ -37,6 +37,9 @@ public struct SubjectSample: Sendable {
     public var intrinsics: [Float]
     /// [views, 4, 4] row-major world-to-camera.
     public var w2c: [Float]
+    /// Views whose image file is absent (left transparent black): only when `load` was told
+    /// which views it may do without.
+    public var missingViews: [Int] = []
 
     public init(subject: RenderSubject, views: Int, height: Int, width: Int, rgba: [UInt8], intrinsics: [Float], w2c: [Float]) {
         check(rgba.count == views * height * width * 4 && intrinsics.count == views * 4 && w2c.count == views * 16,
@@ -104,18 +107,26 @@ public enum RenderFolder {
 
     /// Decodes every view of `subject` to RGBA8, resized to `size` (height, width) when given
     /// (antialiased; intrinsics scaled to match). Images must match their camera's w×h and one
-    /// another; gray and RGB gain an opaque alpha; 16-bit is rounded to 8.
-    public static func load(_ subject: RenderSubject, size: (height: Int, width: Int)?) throws -> SubjectSample {
+    /// another; gray and RGB gain an opaque alpha; 16-bit is rounded to 8. A view in `optional`
+    /// whose image file does not exist is listed in `missingViews` instead of failing the load.
+    public static func load(_ subject: RenderSubject, size: (height: Int, width: Int)?, optional: Set<Int> = []) throws -> SubjectSample {
         let cameras = try CameraFile.read(subject.camerasPath)
         let first = cameras.frames[0]
         let (outH, outW) = size ?? (first.height, first.width)
         let plane = outH * outW * 4
         var rgba = [UInt8](repeating: 0, count: cameras.frames.count * plane)
-        var intrinsics = [Float](), w2c = [Float]()
+        var intrinsics = [Float](), w2c = [Float](), missing = [Int]()
         for (v, frame) in cameras.frames.enumerated() {
             let path = subject.folder + "/" + frame.filePath
             guard frame.width == first.width, frame.height == first.height else {
                 throw DataError(subject.camerasPath, "frame \(v) is \(frame.width)×\(frame.height) but frame 0 is \(first.width)×\(first.height)")
+            }
+            let scaled = frame.resized(width: outW, height: outH)
+            intrinsics += scaled.intrinsics.map { Float($0) }
+            w2c += scaled.w2c.map { Float($0) }
+            if optional.contains(v) && !FileManager.default.fileExists(atPath: path) {
+                missing.append(v)
+                continue
             }
             let info = try PNG.info(path)
             guard info.width == frame.width, info.height == frame.height else {
@@ -133,12 +144,11 @@ public enum RenderFolder {
                     q.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: plane) }
                 }
             }
-            let scaled = frame.resized(width: outW, height: outH)
-            intrinsics += scaled.intrinsics.map { Float($0) }
-            w2c += scaled.w2c.map { Float($0) }
         }
-        return SubjectSample(subject: subject, views: cameras.frames.count, height: outH, width: outW,
-                             rgba: rgba, intrinsics: intrinsics, w2c: w2c)
+        var sample = SubjectSample(subject: subject, views: cameras.frames.count, height: outH, width: outW,
+                                   rgba: rgba, intrinsics: intrinsics, w2c: w2c)
+        sample.missingViews = missing
+        return sample
     }
 
     /// Interleaved 8-bit gray / gray+alpha / RGB / RGBA → RGBA (opaque when there is no alpha).

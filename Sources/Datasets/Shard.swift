@@ -16,7 +16,7 @@ public final class ShardWriter: @unchecked Sendable {
     private let file: HDF5File
     private let images: HDF5Dataset
     private let split: String, plan: String
-    private var intrinsics: [Float], w2c: [Float], checksums: [UInt32]
+    private var intrinsics: [Float], w2c: [Float], checksums: [UInt32], viewChecksums: [UInt32]
     private var subjects: [String], identities: [String], variants: [String], metas: [String]
     private var written: [Bool]
     private let lock = NSLock()
@@ -41,6 +41,7 @@ public final class ShardWriter: @unchecked Sendable {
         intrinsics = [Float](repeating: 0, count: samples * views * 4)
         w2c = [Float](repeating: 0, count: samples * views * 16)
         checksums = [UInt32](repeating: 0, count: samples)
+        viewChecksums = [UInt32](repeating: 0, count: samples * views)
         subjects = Array(repeating: "", count: samples)
         identities = subjects; variants = subjects; metas = subjects
         written = Array(repeating: false, count: samples)
@@ -54,12 +55,17 @@ public final class ShardWriter: @unchecked Sendable {
                             "subject has \(sample.views) views of \(sample.width)×\(sample.height), the dataset \(views) of \(width)×\(height)")
         }
         let crc = CRC32.checksum(sample.rgba)
+        let viewBytes = height * width * 4
+        let perView = sample.rgba.withUnsafeBytes { all in
+            (0..<views).map { CRC32.checksum(UnsafeRawBufferPointer(rebasing: all[$0 * viewBytes ..< ($0 + 1) * viewBytes])) }
+        }
         try sample.rgba.withUnsafeBytes { try images.write($0.baseAddress!, type: .uint8, at: [index]) }
         lock.lock()
         defer { lock.unlock() }
         intrinsics.replaceSubrange(index * views * 4 ..< (index + 1) * views * 4, with: sample.intrinsics)
         w2c.replaceSubrange(index * views * 16 ..< (index + 1) * views * 16, with: sample.w2c)
         checksums[index] = crc
+        viewChecksums.replaceSubrange(index * views ..< (index + 1) * views, with: perView)
         subjects[index] = sample.subject.id
         identities[index] = sample.subject.identity
         variants[index] = sample.subject.variant
@@ -87,6 +93,7 @@ public final class ShardWriter: @unchecked Sendable {
             try intrinsics.withUnsafeBytes { try store("intrinsics", .float32, [n, v, 4], $0) }
             try w2c.withUnsafeBytes { try store("w2c", .float32, [n, v, 4, 4], $0) }
             try checksums.withUnsafeBytes { try store("checksum", .uint32, [n], $0) }
+            try viewChecksums.withUnsafeBytes { try store(ShardReader.viewChecksumDataset, .uint32, [n, v], $0) }
             try store("subject", subjects)
             try store("identity", identities)
             try store("variant", variants)
@@ -124,6 +131,10 @@ public final class ShardReader: @unchecked Sendable {
     /// [samples, views, 4] and [samples, views, 16].
     public let intrinsics: [Float], w2c: [Float]
     public let checksums: [UInt32]
+    /// CRC-32 of each view's bytes, [samples · views], so a reader of some views can check just
+    /// those; nil in shards written before it was added (the loader then checks whole samples).
+    public let viewChecksums: [UInt32]?
+    static let viewChecksumDataset = "view_checksum"
     public let subjects: [String], identities: [String], variants: [String], metas: [String]
     private let file: HDF5File
     private let images: HDF5Dataset
@@ -163,6 +174,15 @@ public final class ShardReader: @unchecked Sendable {
         var c = [UInt32](repeating: 0, count: n)
         try c.withUnsafeMutableBytes { try sums.read(into: $0.baseAddress!, type: .uint32) }
         checksums = c
+        if file.hasDataset(Self.viewChecksumDataset) {
+            let perView = try file.dataset(Self.viewChecksumDataset)
+            try expect(perView, [n, v], "uint32")
+            var c = [UInt32](repeating: 0, count: n * v)
+            try c.withUnsafeMutableBytes { try perView.read(into: $0.baseAddress!, type: .uint32) }
+            viewChecksums = c
+        } else {
+            viewChecksums = nil
+        }
         func strings(_ name: String) throws -> [String] {
             let ds = try file.dataset(name)
             try expect(ds, [n], "string")
@@ -180,6 +200,38 @@ public final class ShardReader: @unchecked Sendable {
     /// Reads view `view` of sample `sample` (RGBA8, height × width × 4) into `buffer`.
     public func readView(sample: Int, view: Int, into buffer: UnsafeMutableRawPointer) throws {
         try images.read(into: buffer, type: .uint8, at: [sample, view])
+    }
+
+    /// Views `selected` of `sample`, one after another (each height × width × 4), into `buffer`,
+    /// each checked against its CRC-32 so damaged bytes never reach training: an error names the
+    /// shard, sample, subject and view. Shards without per-view checksums are checked a whole
+    /// sample at a time (every view is read).
+    public func readCheckedViews(sample: Int, views selected: [Int], into buffer: UnsafeMutableRawPointer) throws {
+        let name = "sample \(sample) (subject '\(subjects[sample])')"
+        guard let viewChecksums else {
+            let all = try readSample(sample)
+            let crc = CRC32.checksum(all)
+            guard crc == checksums[sample] else {
+                throw DataError(path, "\(name): image checksum \(CRC32.hex(crc)) differs from the shard's \(CRC32.hex(checksums[sample])); "
+                                + "the shard predates per-view checksums, so the damaged view is not known (re-convert to name it)")
+            }
+            all.withUnsafeBytes { all in
+                for (j, view) in selected.enumerated() {
+                    (buffer + j * viewBytes).copyMemory(from: all.baseAddress! + view * viewBytes, byteCount: viewBytes)
+                }
+            }
+            return
+        }
+        for (j, view) in selected.enumerated() {
+            let target = buffer + j * viewBytes
+            try readView(sample: sample, view: view, into: target)
+            let crc = CRC32.checksum(UnsafeRawBufferPointer(start: target, count: viewBytes))
+            let expected = viewChecksums[sample * views + view]
+            guard crc == expected else {
+                throw DataError(path, "\(name) view \(view): image checksum \(CRC32.hex(crc)) differs from the shard's \(CRC32.hex(expected)); "
+                                + "the shard is damaged (data-tools verify checks every sample)")
+            }
+        }
     }
 
     /// Every view of `sample`, [views, height, width, 4].

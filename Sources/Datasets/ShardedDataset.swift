@@ -55,6 +55,13 @@ public final class ShardedDataset: @unchecked Sendable {
         try shard.readView(sample: j, view: view, into: buffer)
     }
 
+    /// Views `views` of sample `i`, one after another, checked against their checksums
+    /// (`ShardReader.readCheckedViews`): what training reads.
+    public func readCheckedViews(_ i: Int, views: [Int], into buffer: UnsafeMutableRawPointer) throws {
+        let (shard, j) = locate(i)
+        try shard.readCheckedViews(sample: j, views: views, into: buffer)
+    }
+
     /// fx, fy, cx, cy of each view of sample `i`, [views · 4].
     public func intrinsics(_ i: Int) -> ArraySlice<Float> {
         let (shard, j) = locate(i)

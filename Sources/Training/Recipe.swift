@@ -93,8 +93,7 @@ public struct Recipe {
                       nearInputs: try v.bool("near_inputs", default: false))
         try v.finish()
         if views.supervision < views.inputs {
-            throw RecipeError(file: v.origin.file, line: v.origin.line, key: "views.supervision",
-                              message: "is \(views.supervision); must be at least views.inputs (\(views.inputs)): inputs are supervised too")
+            throw v.error("supervision", nil, "is \(views.supervision); must be at least views.inputs (\(views.inputs)): inputs are supervised too")
         }
 
         let o = try root.section("optimizer")
@@ -119,8 +118,7 @@ public struct Recipe {
                             factors: try s.doubles("factors", default: []))
         try s.finish()
         if schedule.kind == "piecewise" && schedule.factors.count != schedule.boundaries.count + 1 {
-            throw RecipeError(file: s.origin.file, line: s.origin.line, key: "schedule.factors",
-                              message: "has \(schedule.factors.count) values; piecewise needs one more than schedule.boundaries (\(schedule.boundaries.count))")
+            throw s.error("factors", nil, "has \(schedule.factors.count) values; piecewise needs one more than schedule.boundaries (\(schedule.boundaries.count))")
         }
 
         let t = try root.section("training")
@@ -131,8 +129,7 @@ public struct Recipe {
                             watchdogSeconds: try t.double("watchdog_seconds", default: 900, min: 0))
         try t.finish()
         if schedule.warmupSteps > training.steps {
-            throw RecipeError(file: s.origin.file, line: s.origin.line, key: "schedule.warmup_steps",
-                              message: "is \(schedule.warmupSteps); must not exceed training.steps (\(training.steps))")
+            throw s.error("warmup_steps", nil, "is \(schedule.warmupSteps); must not exceed training.steps (\(training.steps))")
         }
 
         let e = try root.section("evaluation")
@@ -152,6 +149,13 @@ public struct Recipe {
         try l.finish()
 
         try root.finish()
+    }
+
+    /// An error about the value at `dotted.path` found after loading (by a task), placed where
+    /// the value was written.
+    public func error(_ dottedPath: String, _ message: String) -> RecipeError {
+        let o = tree.origin(of: dottedPath) ?? tree.origin
+        return RecipeError(file: o.file, line: o.line, key: dottedPath, message: message)
     }
 
     /// FNV-1a of the resolved recipe text: stored in checkpoints to notice a changed recipe on resume.

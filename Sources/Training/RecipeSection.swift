@@ -24,9 +24,20 @@ public final class RecipeSection {
 
     public func has(_ key: String) -> Bool { pairs.contains { $0.key == key } }
 
+    /// An error about `key`, placed where its value was written (its line, or the `--set` that
+    /// gave it), else at the section.
     func error(_ key: String, _ tree: RecipeTree?, _ message: String) -> RecipeError {
-        let o = tree?.origin ?? origin
+        let o = tree?.origin ?? pairs.first { $0.key == key }?.value.origin ?? origin
         return RecipeError(file: o.file, line: o.line, key: fullKey(key), message: message)
+    }
+
+    /// A required key is absent: a present key close to it is most likely it, misspelt, so the
+    /// error names that one, where it was written.
+    func missing(_ key: String) -> RecipeError {
+        let near = pairs.filter { $0.key != key && !read.contains($0.key) && editDistance($0.key, key) <= 3 }
+            .min { (editDistance($0.key, key), $0.key) < (editDistance($1.key, key), $1.key) }
+        guard let near else { return error(key, nil, "is required") }
+        return error(near.key, near.value, "is not a known key (did you mean '\(key)'? it is required)")
     }
 
     func scalar(_ key: String) throws -> (String, RecipeTree)? {
@@ -37,7 +48,7 @@ public final class RecipeSection {
 
     public func string(_ key: String, default def: String? = nil, oneOf choices: [String]? = nil) throws -> String {
         guard let (s, tree) = try scalar(key) else {
-            guard let def else { throw error(key, nil, "is required") }
+            guard let def else { throw missing(key) }
             return def
         }
         if let choices, !choices.contains(s) {
@@ -53,7 +64,7 @@ public final class RecipeSection {
 
     public func int(_ key: String, default def: Int? = nil, min: Int? = nil, max: Int? = nil) throws -> Int {
         guard let (s, tree) = try scalar(key) else {
-            guard let def else { throw error(key, nil, "is required") }
+            guard let def else { throw missing(key) }
             return def
         }
         guard let v = Int(s.replacingOccurrences(of: "_", with: "")) else { throw error(key, tree, "is '\(s)'; expected a whole number") }
@@ -65,7 +76,7 @@ public final class RecipeSection {
     public func double(_ key: String, default def: Double? = nil, min: Double? = nil, max: Double? = nil,
                        exclusiveMin: Bool = false) throws -> Double {
         guard let (s, tree) = try scalar(key) else {
-            guard let def else { throw error(key, nil, "is required") }
+            guard let def else { throw missing(key) }
             return def
         }
         guard let v = Double(s), v.isFinite else { throw error(key, tree, "is '\(s)'; expected a number") }

@@ -53,7 +53,9 @@ public indirect enum RecipeTree {
         let origin = RecipeOrigin(file: "--set \(dottedPath)=\(value)", line: nil)
         let parsed: RecipeTree
         if let node = try? Yams.compose(yaml: value), case .scalar = node { parsed = .scalar(node.scalar!.string, origin: origin) }
-        else if let node = try? Yams.compose(yaml: value) { parsed = (try? RecipeTree(node, file: origin.file, path: dottedPath)) ?? .scalar(value, origin: origin) }
+        else if let node = try? Yams.compose(yaml: value) {
+            parsed = (try? RecipeTree(node, file: origin.file, path: dottedPath))?.placed(at: origin) ?? .scalar(value, origin: origin)
+        }
         else { parsed = .scalar(value, origin: origin) }
         try set(parts[...], parsed, fullPath: dottedPath)
     }
@@ -72,6 +74,43 @@ public indirect enum RecipeTree {
             if let i = pairs.firstIndex(where: { $0.key == key }) { pairs[i].value = child } else { pairs.append((key, child)) }
         }
         self = .mapping(pairs, origin: origin)
+    }
+
+    /// Where the value at `dotted.path` was written, if it is there.
+    public func origin(of dottedPath: String) -> RecipeOrigin? {
+        var tree = self
+        for part in dottedPath.split(separator: ".") {
+            guard case .mapping(let pairs, _) = tree, let child = pairs.first(where: { $0.key == part })?.value else { return nil }
+            tree = child
+        }
+        return tree.origin
+    }
+
+    /// The same tree with every origin replaced: a `--set` value has no line of its own.
+    func placed(at origin: RecipeOrigin) -> RecipeTree {
+        switch self {
+        case .scalar(let s, _): return .scalar(s, origin: origin)
+        case .mapping(let pairs, _): return .mapping(pairs.map { ($0.key, $0.value.placed(at: origin)) }, origin: origin)
+        case .sequence(let items, _): return .sequence(items.map { $0.placed(at: origin) }, origin: origin)
+        }
+    }
+
+    /// Every value by its dotted key path (a list as its YAML text).
+    public func leaves(prefix: String = "") -> [String: String] {
+        guard case .mapping(let pairs, _) = self else { return [prefix: yaml()] }
+        var out: [String: String] = [:]
+        for (key, value) in pairs { out.merge(value.leaves(prefix: prefix.isEmpty ? key : prefix + "." + key)) { $1 } }
+        return out
+    }
+
+    /// The keys whose values differ from `other`'s, sorted, each with both values
+    /// (`optimizer.lr: 0.001 → 0.002`; a key on one side only shows "(absent)" on the other).
+    public func differences(from other: RecipeTree) -> [String] {
+        let mine = leaves(), theirs = other.leaves()
+        return Set(mine.keys).union(theirs.keys).sorted().compactMap { key in
+            guard mine[key] != theirs[key] else { return nil }
+            return "\(key): \(theirs[key] ?? "(absent)") → \(mine[key] ?? "(absent)")"
+        }
     }
 
     /// YAML text of this tree (for the copy of the recipe saved with each checkpoint).

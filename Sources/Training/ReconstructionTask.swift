@@ -34,10 +34,15 @@ public final class ReconstructionTask: TrainingTask {
         c.inputViews = recipe.views.inputs
         let manifest = try Manifest.read(dataset: recipe.data.train)
         guard manifest.height == manifest.width else {
-            throw m.error("kind", nil, "gslrm needs square views; \(recipe.data.train) holds \(manifest.width)×\(manifest.height)")
+            throw recipe.error("data.train", "holds \(manifest.width)×\(manifest.height) views (\(recipe.data.train)/\(Manifest.fileName)); gslrm needs square views")
         }
         c.resolution = manifest.width
-        if let problem = c.problem { throw m.error("patch_size", nil, "describes no model: \(problem)") }
+        // Each size check blames the key that can fix it.
+        if c.width % c.heads != 0 { throw m.error("heads", nil, "is \(c.heads): width \(c.width) is not divisible by heads \(c.heads)") }
+        if c.resolution % c.patchSize != 0 {
+            throw m.error("patch_size", nil, "describes no model: resolution \(c.resolution) is not divisible by patch size \(c.patchSize) (the resolution is data.train's view size)")
+        }
+        if let problem = c.problem { throw m.error("kind", nil, "gslrm describes no model: \(problem)") }
         let ssimWeight = Float(try m.double("ssim_weight", default: 0, min: 0))
         let (perceptualWeight, perceptual) = try m.perceptualLoss()
         imageLoss = ReconstructionLoss(ssimWeight: ssimWeight, perceptualWeight: perceptualWeight, perceptual: perceptual)

@@ -91,6 +91,15 @@ public final class Trainer {
             + "\(train.count) training samples, \(heldOut)")
         if !task.summary.isEmpty { self.say("relief-train: \(task.summary)") }
         for line in groupLines + task.frozenModels.map(\.summary) { self.say("relief-train: \(line)") }
+        if state.globalBatch > train.count {
+            let slots = communicator.size * recipe.training.accumulation
+            let fewest = train.count / slots, most = (train.count + slots - 1) / slots
+            let perSlot = fewest == most ? "\(most)" : "\(fewest)–\(most)"
+            self.say("warning: the global batch (\(state.globalBatch) samples per step) exceeds the training set (\(train.count) samples): "
+                + "each step draws all \(train.count) once, so the batch is effectively \(train.count), \(perSlot) per micro-batch "
+                + "instead of \(recipe.training.batchSizePerRank); "
+                + "lower training.batch_size_per_rank or training.accumulation, or use fewer ranks")
+        }
 
         if isRoot {
             if let resume { try restore(from: resume) } else if let spec = recipe.initFrom { try initialise(from: spec) }
@@ -120,7 +129,10 @@ public final class Trainer {
         try optimizer.loadState(try checkpoint.safetensors("optimizer.safetensors").tensors())
         if let ema { try ema.load(try checkpoint.safetensors("ema.safetensors").tensors(), updates: saved.emaUpdates) }
         if saved.recipeHash != recipe.hash {
-            say("note: the recipe differs from the one saved with \(checkpoint.url.path); continuing with the new one")
+            let savedTree = try? RecipeTree.parse(checkpoint.text("recipe.yaml"), file: checkpoint.url.path + "/recipe.yaml")
+            let changes = savedTree.map { recipe.tree.differences(from: $0) }.map { $0.isEmpty ? "formatting only" : $0.joined(separator: "; ") }
+            say("note: the recipe differs from the one saved with \(checkpoint.url.path) (\(changes ?? "its recipe.yaml cannot be read")); "
+                + "continuing with the new one")
         }
         var resumed = saved
         resumed.worldSize = communicator.size
@@ -265,12 +277,13 @@ public final class Trainer {
         let a = recipe.training.accumulation
         store.zeroGradients()
         // Sums over this rank's samples: the loss, each task metric (with the samples it covers).
-        var lossSum = 0.0, samples = 0.0, nonFinite = false, badSamples: [Int] = []
+        var lossSum = 0.0, samples = 0.0, nonFinite = false, badSamples: [Int] = [], drawn = 0
         var metricSums: [String: (sum: Double, samples: Double)] = [:]
         var next = state.cursor
         for m in 0..<a {
             let batch = try loaders[m].next()
             if m == 0 { next = batch.next }
+            drawn += batch.count
             Tape.shared.reset()
             if batch.count > 0 {
                 let slot = UInt64(m * communicator.size + communicator.rank)
@@ -298,7 +311,9 @@ public final class Trainer {
         let keys = try watchdog!.waiting(for: "the agreement on metric names") { try communicator.union(of: Array(metricSums.keys)) }
         var totals: [Double] = [lossSum, samples, nonFinite ? 1 : 0]
         for k in keys { totals += [metricSums[k]?.sum ?? 0, metricSums[k]?.samples ?? 0] }
+        totals.append(Double(drawn))
         try watchdog!.waiting(for: "the allreduce of losses and metrics") { try communicator.allreduceSum(&totals) }
+        let drawnByAllRanks = Int(totals.removeLast())  // every sample drawn, skipped or not: the last step of an epoch is short
         var row: [String: Double] = [:]
         for (i, k) in keys.enumerated() where totals[4 + 2 * i] > 0 { row[k] = totals[3 + 2 * i] / totals[4 + 2 * i] }
         let stepSamples = totals[1]
@@ -328,7 +343,7 @@ public final class Trainer {
         }
         state.step += 1
         state.cursor = next
-        state.samplesSeen += state.globalBatch
+        state.samplesSeen += drawnByAllRanks
         state.emaUpdates = ema?.updates ?? 0
         return row
     }
@@ -440,7 +455,8 @@ public final class Trainer {
                 .merging(frozenSourcesMetadata) { $1 }
             let written = try runFolder.commit(step: state.step, retention: RetentionPolicy(keepLast: c.keepLast, keepEvery: c.keepEvery > 0 ? c.keepEvery : nil)) { s in
                 try s.writeSafetensors("model.safetensors", store.stateDictionary(), metadata: metadata)
-                if let ema { try s.writeSafetensors("ema.safetensors", ema.stateDictionary(), metadata: metadata) }
+                if let ema { try s.writeSafetensors("ema.safetensors", ema.stateDictionary(), metadata: metadata.merging(
+                    EMAMetadata.values(updates: ema.updates, decay: Double(ema.decay), initialShare: ema.initialShare)) { $1 }) }
                 try s.writeSafetensors("optimizer.safetensors", optimizer.state)
                 try s.writeJSON("trainer.json", state)
                 try s.writeText("recipe.yaml", recipe.tree.yaml())

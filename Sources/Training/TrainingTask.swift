@@ -49,9 +49,7 @@ public enum TaskCatalog {
 
     public static func make(_ recipe: Recipe) throws -> any TrainingTask {
         guard let factory = factories[recipe.model.kind] else {
-            let o = recipe.model.section.origin
-            throw RecipeError(file: o.file, line: o.line, key: "model.kind",
-                              message: "is '\(recipe.model.kind)'; known kinds: \(kinds.joined(separator: ", "))")
+            throw recipe.model.section.error("kind", nil, "is '\(recipe.model.kind)'; known kinds: \(kinds.joined(separator: ", "))")
         }
         let task = try factory(recipe)
         try recipe.model.section.finish()

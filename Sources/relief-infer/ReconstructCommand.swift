@@ -15,29 +15,50 @@ struct ReconstructCommand: ParsableCommand {
         discussion: """
             Writes OUT/gaussians.ply (3DGS layout, Gaussians under --min-opacity dropped), OUT/renders/ (every frame \
             of the subject's cameras), OUT/turntable/ (36 frames around the head) and, when the subject has images \
-            for views that were not inputs, OUT/metrics.json with PSNR and SSIM per novel view.
+            for views that were not inputs, OUT/metrics.json with PSNR and SSIM per novel view (a missing non-input \
+            image is skipped with a note; a missing input image is an error). Fewer input views than the model was \
+            trained on are accepted with a warning (expect a worse reconstruction). --checkpoint takes any complete \
+            checkpoint folder, whatever its name. --weights auto uses the EMA weights once less than 1 % of the \
+            average is still its initial (untrained) weights, else the raw model weights, and says which and why.
             """)
 
     enum Background: String, ExpressibleByArgument { case white, black }
 
-    @Option(help: "Checkpoint: a step-XXXXXXXX folder or a run folder (its latest).") var checkpoint: String
+    @Option(help: "Checkpoint: a checkpoint folder (step-XXXXXXXX or any folder holding model.safetensors) or a run folder (its latest).")
+    var checkpoint: String
     @Option(help: "Subject render folder (opencv_cameras.json + images/), any resolution.") var input: String
     @Option(help: "Output folder (created if missing).") var out: String
     @Option(help: "Input views, comma-separated frame indices (default: the trained count, evenly spaced).")
     var views: String?
     @Option(help: "Background the images are composited on and rendered over.") var background: Background = .white
     @Option(help: "Gaussians below this opacity are left out of the PLY.") var minOpacity: Float = 0.05
-    @Flag(help: "Use model.safetensors even when the checkpoint has EMA weights.") var noEMA = false
+    @Option(help: "Weights: auto (EMA once it has left its initial weights behind, else raw), ema, or model.")
+    var weights: WeightsChoice = .auto
+    @Flag(help: "Same as --weights model.") var noEMA = false
 
     func run() throws {
-        let (model, weightsFile) = try GSLRM.load(try CheckpointDirectory.resolve(path: checkpoint), preferEMA: !noEMA)
+        let source = try CheckpointDirectory.resolve(path: checkpoint)
+        let (name, reason) = try (noEMA ? .model : weights).file(in: source)
+        let weightsFile = source.file(name).path
+        print("\(weightsFile): \(reason)")
+        let model = try GSLRM.load(try source.safetensors(name))
         let c = model.configuration
         let subjects = try RenderFolder.subjects(in: [input])
         guard subjects.count == 1 else {
             throw ValidationError("\(input) holds \(subjects.count) subjects; give one subject folder")
         }
-        let sample = try RenderFolder.load(subjects[0], size: (c.resolution, c.resolution))
-        let inputViews = try chosenViews(total: sample.views, trained: c.inputViews)
+        let frames = try CameraFile.read(subjects[0].camerasPath).frames
+        let inputViews = try chosenViews(total: frames.count, trained: c.inputViews)
+        if inputViews.count < c.inputViews {
+            FileHandle.standardError.write(Data(("warning: \(inputViews.count) input view(s) given, the model was trained on \(c.inputViews); "
+                + "it runs, but expect a worse reconstruction than with \(c.inputViews)\n").utf8))
+        }
+        let sample = try RenderFolder.load(subjects[0], size: (c.resolution, c.resolution),
+                                           optional: Set(0..<frames.count).subtracting(inputViews))
+        if !sample.missingViews.isEmpty {
+            print("note: no image for view(s) \(sample.missingViews.map(String.init).joined(separator: ", ")) "
+                  + "(\(frames[sample.missingViews[0]].filePath)\(sample.missingViews.count > 1 ? ", …" : "")): rendered, not scored")
+        }
         let colour: SIMD3<Float> = background == .white ? [1, 1, 1] : [0, 0, 0]
         let (images, cameras) = Self.tensors(of: sample, background: colour)
         print("\(weightsFile): GS-LRM width \(c.width), \(c.layers) blocks, \(c.resolution)²; "
@@ -54,13 +75,12 @@ struct ReconstructCommand: ParsableCommand {
 
         let white = Tensor([colour.x, colour.y, colour.z], shape: [1, 3])
         let rendered = withoutGradients { gaussians.render([cameras], backgrounds: white).rgb }  // [1, V, 3, H, W]
-        let frames = try CameraFile.read(subjects[0].camerasPath).frames
         try FileManager.default.createDirectory(atPath: path("renders"), withIntermediateDirectories: true)
         var metrics: [[String: Any]] = []
         for v in 0..<sample.views {
             let prediction = rendered.sliced(axis: 1, range: v..<(v + 1)).reshaped([1, 3, c.resolution, c.resolution])
             try writeRGB(prediction, to: path("renders/" + frameImageName(frames[v].filePath, index: v)))
-            guard !inputViews.contains(v) else { continue }
+            guard !inputViews.contains(v), !sample.missingViews.contains(v) else { continue }
             let truth = images.sliced(axis: 0, range: v..<(v + 1))
             metrics.append(["view": v, "psnr": psnr(prediction, truth), "ssim": 1 - Double(ssimLoss(prediction, truth)[flat: 0])])
         }

@@ -87,21 +87,53 @@ final class BadInputTests: XCTestCase {
         XCTAssertThrowsError(try DatasetVerifier.verify(out)) { XCTAssertTrue("\($0)".contains(path), "\($0)") }
     }
 
+    /// Flips bits of one image byte inside the (uncompressed) first shard, found by its fixture
+    /// pattern (subjects 0 and 1 are its samples 0 and 1); returns the shard's path.
+    func damage(subject: Int, view: Int, byte: Int, mask: UInt8) throws -> String {
+        let path = out + "/shard-00000.h5"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let needle = Data(Fixtures.pixels(subject: subject, view: view, width: 8, height: 8, channels: 4).prefix(32))
+        let range = try XCTUnwrap(bytes.range(of: needle))
+        bytes[range.lowerBound + byte] ^= mask
+        try bytes.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
     func testVerifyNamesFirstBadSample() throws {
         try convert()
         XCTAssertEqual(try DatasetVerifier.verify(out).samples, 3)
-        // Flip one image byte inside the (uncompressed) shard: sample 1 of shard 0 holds this pattern.
-        let path = out + "/shard-00000.h5"
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        let needle = Data(Fixtures.pixels(subject: 1, view: 0, width: 8, height: 8, channels: 4).prefix(32))
-        let range = try XCTUnwrap(bytes.range(of: needle))
-        bytes[range.lowerBound + 5] ^= 0xFF
-        try bytes.write(to: URL(fileURLWithPath: path))
+        let path = try damage(subject: 1, view: 0, byte: 5, mask: 0xFF)
         XCTAssertThrowsError(try DatasetVerifier.verify(out)) { error in
             XCTAssertTrue("\(error)".contains(path), "\(error)")
             XCTAssertTrue("\(error)".contains("sample 1"), "\(error)")
             XCTAssertTrue("\(error)".contains("checksum"), "\(error)")
         }
+    }
+
+    /// Pixels flipped after writing never reach a batch: the loader checks each view it reads
+    /// against its checksum and names shard, sample, subject and view.
+    func testLoaderRefusesDamagedViewsNamingShardSampleAndView() throws {
+        try convert()
+        let path = try damage(subject: 1, view: 2, byte: 9, mask: 0x01)
+        let data = try ShardedDataset(out)
+        XCTAssertNotNil(data.shards[0].viewChecksums, "new shards carry per-view checksums")
+        var scratch = [UInt8]()
+        func batch(_ sample: Int, views: [Int]) throws -> Batch {
+            let assembler = BatchAssembler(dataset: data, selection: .fixed(views), background: .white, seed: 0)
+            return try assembler.assemble([sample], cursor: .init(), next: .init(), scratch: &scratch)
+        }
+        // The damaged view is refused; the sample's intact views and other samples still load.
+        XCTAssertThrowsError(try batch(1, views: [0, 2])) { error in
+            XCTAssertEqual("\(error)".components(separatedBy: ": image checksum").first, "\(path): sample 1 (subject 's1') view 2")
+            XCTAssertTrue("\(error)".contains("differs from the shard's"), "\(error)")
+        }
+        XCTAssertEqual(try batch(1, views: [0, 1]).count, 1)
+        XCTAssertEqual(try batch(0, views: [0, 1, 2]).count, 1)
+        // Through the prefetching loader the error reaches the consumer.
+        let loader = try BatchLoader(dataset: data, sampler: DistributedSampler(count: data.count, batchSize: 3, shuffle: false),
+                                     selection: .fixed([2]))
+        XCTAssertThrowsError(try loader.next()) { XCTAssertTrue("\($0)".contains("sample 1 (subject 's1') view 2"), "\($0)") }
+        XCTAssertThrowsError(try DatasetVerifier.verify(out)) { XCTAssertTrue("\($0)".contains("sample 1 (subject 's1') view 2"), "\($0)") }
     }
 
     func testEmptySplitIsAnError() throws {

@@ -181,6 +181,19 @@ final class OptimizerTests: XCTestCase {
         for i in 0..<store.count { XCTAssertEqual(fixed.average.scalars[i], before[i] + 0.25 * 2, accuracy: 1e-5) }
     }
 
+    /// The share of the initial weights left in the average, as relief-infer reads it: the
+    /// product of the decays; a warm-up's first update copies, leaving none.
+    func testInitialShareIsTheProductOfDecays() {
+        let (_, store) = makeStore()
+        let fixed = ExponentialMovingAverage(store: store, decay: 0.9, warmup: .none)
+        XCTAssertEqual(fixed.initialShare, 1)
+        for _ in 0..<6 { fixed.update() }
+        XCTAssertEqual(fixed.initialShare, 0.531441, accuracy: 1e-6)
+        let warm = ExponentialMovingAverage(store: store, decay: 0.999)
+        warm.update()
+        XCTAssertEqual(warm.initialShare, 0)
+    }
+
     /// A parameter's learning-rate factor scales its step: half the rate moves half as far, in
     /// SGD exactly, in AdamW's first step (≈ lr · sign) too.
     func testLearningRateScaleMovesAParameterProportionally() {

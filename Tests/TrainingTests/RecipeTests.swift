@@ -64,7 +64,7 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(try loadError(minimal + "\noptimizer:\n  kind: adam\n"),
                        "R:11: optimizer.kind is 'adam'; expected one of adamw, sgd")
         XCTAssertEqual(try loadError(minimal + "\nviews:\n  inputs: 4\n  supervision: 2\n"),
-                       "R:11: views.supervision is 2; must be at least views.inputs (4): inputs are supervised too")
+                       "R:12: views.supervision is 2; must be at least views.inputs (4): inputs are supervised too")
         XCTAssertTrue(try loadError(minimal + "\nschedule:\n  kind: piecewise\n  boundaries: [10]\n  factors: [1]\n")
             .contains("schedule.factors has 1 values"))
     }
@@ -86,6 +86,44 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(try loadError(minimal, overrides: ["training.steps=x"]),
                        "--set training.steps=x: training.steps is 'x'; expected a whole number")
         XCTAssertEqual(try loadError(minimal, overrides: ["nokey"]), "--set nokey: must look like key.path=value")
+    }
+
+    func testCrossKeyErrorsPointAtTheValueWhereverItCameFrom() throws {
+        let withViews = minimal + "\nviews:\n  inputs: 4\n  supervision: 8\n"
+        // The value came from --set: the error names the --set, not the file's views section.
+        XCTAssertEqual(try loadError(withViews, overrides: ["views.supervision=2"]),
+                       "--set views.supervision=2: views.supervision is 2; must be at least views.inputs (4): inputs are supervised too")
+        // Written in the file: its own line, not the section's.
+        XCTAssertEqual(try loadError(minimal + "\nschedule:\n  kind: cosine\n  warmup_steps: 500\n"),
+                       "R:12: schedule.warmup_steps is 500; must not exceed training.steps (100)")
+        // A list given with --set has no line of its own.
+        XCTAssertEqual(try loadError(minimal, overrides: ["schedule.boundaries=[a, 2]"]),
+                       "--set schedule.boundaries=[a, 2]: schedule.boundaries must list numbers")
+        let path = try write(minimal)
+        let recipe = try Recipe.load(file: path, overrides: ["model.kind=gslrn"])
+        XCTAssertThrowsError(try TaskCatalog.make(recipe)) {
+            XCTAssertTrue("\($0)".hasPrefix("--set model.kind=gslrn: model.kind is 'gslrn'; known kinds:"), "\($0)")
+        }
+    }
+
+    func testMisspeltRequiredKeyIsNamedWhereItWasWritten() throws {
+        XCTAssertEqual(try loadError(minimal.replacingOccurrences(of: "  train: data/heads", with: "  trian: data/heads")),
+                       "R:6: data.trian is not a known key (did you mean 'train'? it is required)")
+        XCTAssertEqual(try loadError(minimal.replacingOccurrences(of: "  steps: 100", with: "  step: 100")),
+                       "R:8: training.step is not a known key (did you mean 'steps'? it is required)")
+        // Nothing close: plainly required, at the section.
+        XCTAssertEqual(try loadError(minimal.replacingOccurrences(of: "  train: data/heads", with: "  folder: data/heads")),
+                       "R:6: data.train is required")
+    }
+
+    func testDifferencesListChangedAddedAndRemovedKeys() throws {
+        let old = try RecipeTree.parse(minimal, file: "old")
+        var new = old
+        try new.set("training.steps", to: "200")
+        try new.set("optimizer.lr", to: "0.001")
+        XCTAssertEqual(new.differences(from: old), ["optimizer.lr: (absent) → 0.001", "training.steps: 100 → 200"])
+        XCTAssertEqual(old.differences(from: new), ["optimizer.lr: 0.001 → (absent)", "training.steps: 200 → 100"])
+        XCTAssertEqual(old.differences(from: try RecipeTree.parse(old.yaml(), file: "again")), [])
     }
 
     func testResolvedRecipeRoundTripsThroughYAML() throws {

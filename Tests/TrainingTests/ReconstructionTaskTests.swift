@@ -18,7 +18,8 @@ final class ReconstructionTaskTests: XCTestCase {
 
     func testTrainsAndReconstructsFromTheCheckpointAlone() throws {
         let run = "gslrm-\(UUID().uuidString)"
-        let recipe = try Recipe.load(file: recipe(run: run))
+        // A fixed-decay EMA (no warm-up) stays near its initialisation: relief-infer must notice.
+        let recipe = try Recipe.load(file: recipe(run: run), overrides: ["optimizer.ema_warmup=none"])
         var said: [String] = []
         let trainer = try Trainer(recipe: recipe, task: try TaskCatalog.make(recipe), communicator: SingleProcessCommunicator(),
                                   say: { said.append($0) })
@@ -57,9 +58,38 @@ final class ReconstructionTaskTests: XCTestCase {
             return try XCTUnwrap(Double(eval[match].dropFirst(key.count + 1)), eval)
         }
         let trained = try value("psnr"), baseline = try value("psnr_mean_input_baseline")
-        let inferred = metrics["mean_psnr"] as! Double
+        // The trainer evaluated the EMA weights; auto (below) takes the raw ones, so ask for the EMA.
+        let (emaStatus, emaOutput) = try Programs.run(infer, ["reconstruct", "--checkpoint", checkpoint.url.path, "--input", subject.folder,
+                                                              "--out", out + "-ema", "--views", "0,3", "--weights", "ema"])
+        XCTAssertEqual(emaStatus, 0, emaOutput)
+        let emaMetrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "-ema/metrics.json"))) as! [String: Any]
+        let inferred = emaMetrics["mean_psnr"] as! Double
         XCTAssertEqual(inferred, trained, accuracy: 2, "relief-infer \(inferred) dB, trainer \(trained) dB, baseline \(baseline) dB")
         XCTAssertGreaterThan(abs(inferred - baseline), 3, "relief-infer \(inferred) dB is the mean-input baseline's \(baseline) dB")
+        // 6 updates at a fixed 0.9 leave 0.9⁶ of the initialisation in the EMA: auto takes the raw weights.
+        XCTAssertTrue(output.contains("model.safetensors: the EMA (6 updates) holds 53.1 % of its initial weights (≥ 1 %), "
+                                      + "so the raw weights are used"), output)
+
+        // A renamed copy of the checkpoint, one input view fewer than trained, a non-input image missing.
+        let renamed = TinyHeads.folder + "/best-of-\(run)", partialRoot = TinyHeads.folder + "/partial-\(run)"
+        try fm.copyItem(atPath: checkpoint.url.path, toPath: renamed)
+        try fm.createDirectory(atPath: partialRoot, withIntermediateDirectories: true)
+        try fm.copyItem(atPath: subject.folder, toPath: partialRoot + "/" + subject.id)
+        let missing = partialRoot + "/" + subject.id + "/images/cam_004.png"
+        try fm.removeItem(atPath: missing)
+        let (s3, o3) = try Programs.run(infer, ["reconstruct", "--checkpoint", renamed, "--input", partialRoot + "/" + subject.id,
+                                                "--out", out + "-partial", "--views", "0", "--weights", "ema"])
+        XCTAssertEqual(s3, 0, o3)
+        XCTAssertTrue(o3.contains(renamed + "/ema.safetensors: --weights ema"), o3)
+        XCTAssertTrue(o3.contains("warning: 1 input view(s) given, the model was trained on 2"), o3)
+        XCTAssertTrue(o3.contains("note: no image for view(s) 4 (images/cam_004.png): rendered, not scored"), o3)
+        let partial = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "-partial/metrics.json"))) as! [String: Any]
+        XCTAssertEqual((partial["novel_views"] as! [[String: Any]]).map { $0["view"] as! Int }, [1, 2, 3, 5])
+        // A missing input image stays an error, naming the file.
+        let (s4, o4) = try Programs.run(infer, ["reconstruct", "--checkpoint", renamed, "--input", partialRoot + "/" + subject.id,
+                                                "--out", out + "-partial2", "--views", "0,4"])
+        XCTAssertNotEqual(s4, 0)
+        XCTAssertTrue(o4.contains(missing), o4)
 
         // A checkpoint of another model is refused by name.
         let probeRun = "probe-\(UUID().uuidString)"
@@ -68,7 +98,23 @@ final class ReconstructionTaskTests: XCTestCase {
         let (s2, o2) = try Programs.run(infer, ["reconstruct", "--checkpoint", TinyHeads.folder + "/runs/\(probeRun)",
                                                 "--input", subject.folder, "--out", out + "-probe"])
         XCTAssertNotEqual(s2, 0)
+        // Its EMA warmed up (diffusers' rational ramp: the first update copies the weights), so auto takes it.
+        XCTAssertTrue(o2.contains("ema.safetensors: the EMA (2 updates) holds 0.0 % of its initial weights"), o2)
         XCTAssertTrue(o2.contains("no 'gslrm_config' metadata; not a GS-LRM checkpoint (model: probe)"), o2)
+    }
+
+    /// A non-square dataset is the data's fault: the error names data.train and its manifest.
+    func testNonSquareDatasetBlamesTheData() throws {
+        let folder = TinyHeads.folder + "/wide-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var manifest = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: TinyHeads.folder + "/dataset/manifest.json"))) as! [String: Any]
+        manifest["height"] = 16
+        try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: folder + "/manifest.json"))
+        let path = recipe(run: "wide-\(UUID().uuidString)")
+        XCTAssertThrowsError(try TaskCatalog.make(try Recipe.load(file: path, overrides: ["data.train=\(folder)"]))) {
+            XCTAssertEqual("\($0)", "--set data.train=\(folder): data.train holds 32×16 views (\(folder)/manifest.json); gslrm needs square views")
+        }
     }
 
     /// The main job picks its held-out subject with `data-tools inspect --subjects val`.
@@ -97,6 +143,8 @@ final class ReconstructionTaskTests: XCTestCase {
         XCTAssertTrue(error("{kind: gslrm, patch_size: 5}").contains("model.patch_size describes no model: resolution 32 is not divisible by patch size 5"),
                       error("{kind: gslrm, patch_size: 5}"))
         XCTAssertTrue(error("{kind: gslrm, width: 30, heads: 4}").contains("width 30 is not divisible by heads 4"))
+        XCTAssertTrue(error("{kind: gslrm, width: 16, heads: 3}").contains("model.heads is 3: width 16 is not divisible by heads 3"),
+                      error("{kind: gslrm, width: 16, heads: 3}"))
         XCTAssertTrue(error("{kind: gslrm, perceptual_weight: 0.5}").contains("model.perceptual_weight is 0.5 but model.perceptual_weights names no VGG19 weights file"))
         XCTAssertTrue(error("{kind: gslrm, perceptual_weight: 0.5, perceptual_weights: /nonexistent/vgg19.safetensors}")
             .contains("model.perceptual_weights cannot be used: perceptual loss weights /nonexistent/vgg19.safetensors"),

@@ -146,6 +146,63 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try trainer.runFolder.latest()?.step, 6)
     }
 
+    func testSamplesSeenCountsSamplesDrawnAndAnOversizedBatchIsNamed() throws {
+        // 8 training samples, 3 per step: steps of 3, 3, 2 per epoch.
+        let trainer = try train(TinyHeads.recipe(steps: 3), overrides: ["training.batch_size_per_rank=3", "schedule.warmup_steps=0"])
+        XCTAssertEqual(trainer.state.samplesSeen, 8)
+        var said: [String] = []
+        let big = try Recipe.load(file: TinyHeads.recipe(steps: 2), overrides: ["training.batch_size_per_rank=5", "training.accumulation=2",
+                                                                                 "schedule.warmup_steps=0"])
+        let oversized = try Trainer(recipe: big, task: try TaskCatalog.make(big), communicator: SingleProcessCommunicator(), say: { said.append($0) })
+        XCTAssertTrue(said.contains("warning: the global batch (10 samples per step) exceeds the training set (8 samples): each step draws "
+            + "all 8 once, so the batch is effectively 8, 4 per micro-batch instead of 5; lower training.batch_size_per_rank or "
+            + "training.accumulation, or use fewer ranks"), said.joined(separator: "\n"))
+        XCTAssertEqual(try oversized.run(), .finished)
+        XCTAssertEqual(oversized.state.samplesSeen, 16)
+    }
+
+    func testResumeWithAChangedRecipeNamesTheChangedKeys() throws {
+        let run = "changed-\(UUID().uuidString)"
+        _ = try train(TinyHeads.recipe(steps: 6, run: run))
+        let recipe = try Recipe.load(file: TinyHeads.recipe(steps: 6, run: run), overrides: ["optimizer.lr=0.002", "training.steps=8"])
+        var said: [String] = []
+        _ = try Trainer(recipe: recipe, task: try TaskCatalog.make(recipe), communicator: SingleProcessCommunicator(), resume: "latest",
+                        say: { said.append($0) })
+        let checkpoint = TinyHeads.folder + "/runs/\(run)/step-00000006"
+        XCTAssertTrue(said.contains("note: the recipe differs from the one saved with \(checkpoint) (optimizer.lr: 0.003 → 0.002; "
+            + "training.steps: 6 → 8); continuing with the new one"), said.joined(separator: "\n"))
+    }
+
+    /// A dataset damaged after conversion (uncompressed, so nothing else notices): the run stops
+    /// at the first damaged view it reads, naming shard, sample and view.
+    func testDamagedPixelsStopTheRunNamingShardSampleAndView() throws {
+        let folder = TinyHeads.folder + "/damaged-\(UUID().uuidString)"
+        var convert = DatasetConverter.Options(inputs: [TinyHeads.folder + "/renders"], output: folder, resolution: 32)
+        convert.valFraction = 0.2
+        convert.compression = 0
+        _ = try DatasetConverter(convert).run()
+        // The stored bytes come from the render folder (not read back through HDF5, whose open file
+        // and chunk cache this process would share with the trainer's reader).
+        let shard = try Manifest.read(dataset: folder).shards[0], path = folder + "/" + shard.file
+        let subject = try XCTUnwrap(RenderFolder.subjects(in: [TinyHeads.folder + "/renders"]).first { $0.id == shard.subjects[0] })
+        let sample = try RenderFolder.load(subject, size: (32, 32))
+        let viewBytes = 32 * 32 * 4
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        for view in 0..<sample.views {  // every view of sample 0, so whichever views are drawn, one is damaged
+            let range = try XCTUnwrap(bytes.range(of: Data(sample.rgba[view * viewBytes ..< (view + 1) * viewBytes])),
+                                      "view \(view) is stored as one uncompressed chunk")
+            bytes[range.lowerBound + viewBytes / 2] ^= 0x10
+        }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let recipe = try Recipe.load(file: TinyHeads.recipe(steps: 8), overrides: ["data.train=\(folder)"])
+        let trainer = try Trainer(recipe: recipe, task: try TaskCatalog.make(recipe), communicator: SingleProcessCommunicator(), say: { _ in })
+        XCTAssertThrowsError(try trainer.run()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(path): sample 0 (subject '\(shard.subjects[0])') view "), "\(error)")
+            XCTAssertTrue("\(error)".contains("image checksum"), "\(error)")
+        }
+        XCTAssertLessThan(trainer.state.step, 4, "sample 0 is drawn in the first epoch (4 steps)")
+    }
+
     func samplesText(_ trainer: Trainer) -> String {
         // Step 10's samples: the sampler's epoch order at that step (8 train samples, 2 per step).
         let perm = DistributedSampler.permutation(count: 8, epoch: 2, shuffle: true, seed: 5)
