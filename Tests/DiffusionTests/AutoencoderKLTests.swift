@@ -3,6 +3,7 @@ import Diffusion
 import Foundation
 import Layers
 import Tensors
+import TestSupport
 import XCTest
 
 /// AutoencoderKL against diffusers 0.42.1 itself: fixtures made by
@@ -18,17 +19,6 @@ final class AutoencoderKLTests: XCTestCase {
         try SafetensorsFile(contentsOf: try fixtureURL("vae-small-reference.safetensors")).tensors()
     }
 
-    func assertClose(_ got: Tensor, _ expected: Tensor, _ what: String, tolerance: Float = 1e-4,
-                     file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(got.shape, expected.shape, "\(what): shape", file: file, line: line)
-        guard got.shape == expected.shape else { return }
-        var worst: Float = 0, scale: Float = 1e-12
-        for i in 0..<got.count {
-            worst = max(worst, abs(got[flat: i] - expected[flat: i]))
-            scale = max(scale, abs(expected[flat: i]))
-        }
-        XCTAssertLessThanOrEqual(worst / scale, tolerance, "\(what): max error \(worst) vs magnitude \(scale)", file: file, line: line)
-    }
 
     /// Latents, decodings, KL, and the gradients of Σ reconstruction·probe + Σ KL.
     func checkAgainstDiffusers(_ model: AutoencoderKL, _ label: String) throws {
@@ -39,21 +29,21 @@ final class AutoencoderKLTests: XCTestCase {
         defer { Tape.shared.reset() }
         let x = r["input"]!.requiringGradient()
         let posterior = try model.encode(x)
-        assertClose(posterior.mean, r["mean"]!, "\(label) posterior mean")
-        assertClose(posterior.logVariance, r["logvar"]!, "\(label) posterior log-variance")
-        assertClose(posterior.kl(), r["kl"]!, "\(label) KL")
+        assertRelativelyClose(posterior.mean, r["mean"]!, "\(label) posterior mean")
+        assertRelativelyClose(posterior.logVariance, r["logvar"]!, "\(label) posterior log-variance")
+        assertRelativelyClose(posterior.kl(), r["kl"]!, "\(label) KL")
         let decoded = try withoutGradients { try model.decode(r["mean"]!) }
-        assertClose(decoded, r["decoded"]!, "\(label) decode(mean)")
+        assertRelativelyClose(decoded, r["decoded"]!, "\(label) decode(mean)")
         var noSampling: Philox? = nil
         let (reconstruction, p) = model(x, rng: &noSampling)
-        assertClose(reconstruction, r["reconstruction"]!, "\(label) forward")
+        assertRelativelyClose(reconstruction, r["reconstruction"]!, "\(label) forward")
         Tape.shared.backward((reconstruction * r["probe"]!).sum() + p.kl().sum())
-        assertClose(try XCTUnwrap(Tape.shared.gradient(of: x)), r["grad.input"]!, "\(label) d/d input")
+        assertRelativelyClose(try XCTUnwrap(Tape.shared.gradient(of: x)), r["grad.input"]!, "\(label) d/d input")
         let parameterGradients = r.keys.filter { $0.hasPrefix("grad.param.") }
         XCTAssertEqual(parameterGradients.count, 7)
         for key in parameterGradients {
             let name = String(key.dropFirst("grad.param.".count))
-            assertClose(try XCTUnwrap(store.gradient(named: name), name), r[key]!, "\(label) d/d \(name)")
+            assertRelativelyClose(try XCTUnwrap(store.gradient(named: name), name), r[key]!, "\(label) d/d \(name)")
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Layers
 import Tensors
+import TestSupport
 import XCTest
 
 /// Compares layers with PyTorch on fixtures made by scripts/fixtures/make_layer_fixtures.py:
@@ -23,17 +24,6 @@ final class PyTorchFixtureTests: XCTestCase {
         return Fixture(tensors: try FixtureReader.read(url))
     }
 
-    func assertClose(_ got: Tensor, _ expected: Tensor, _ what: String, tolerance: Float = 1e-4,
-                     file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(got.shape, expected.shape, "\(what): shape", file: file, line: line)
-        guard got.shape == expected.shape else { return }
-        var worst: Float = 0, scale: Float = 1e-12
-        for i in 0..<got.count {
-            worst = max(worst, abs(got[flat: i] - expected[flat: i]))
-            scale = max(scale, abs(expected[flat: i]))
-        }
-        XCTAssertLessThanOrEqual(worst / scale, tolerance, "\(what): max error \(worst) vs magnitude \(scale)", file: file, line: line)
-    }
 
     /// Loads the fixture's weights into `model`, runs `forward` on tracked inputs, back-propagates
     /// the probe and checks output, input gradients and parameter gradients.
@@ -47,16 +37,16 @@ final class PyTorchFixtureTests: XCTestCase {
         var xs: [String: Tensor] = [:]
         for k in inputs { xs[k] = (tracked ?? Set(inputs)).contains(k) ? fixture.input(k).requiringGradient() : fixture.input(k) }
         let y = forward(xs)
-        assertClose(y, fixture.tensors["output"]!, "\(name) output", file: file, line: line)
+        assertRelativelyClose(y, fixture.tensors["output"]!, "\(name) output", file: file, line: line)
         Tape.shared.backward(y, seed: fixture.tensors["probe"]!)
         for k in inputs {
             guard let expected = fixture.tensors["grad.input.\(k)"] else { continue }
             let got = try XCTUnwrap(Tape.shared.gradient(of: xs[k]!), "\(name): no gradient for input \(k)")
-            assertClose(got, expected, "\(name) d/d input.\(k)", file: file, line: line)
+            assertRelativelyClose(got, expected, "\(name) d/d input.\(k)", file: file, line: line)
         }
         for e in store.entries {
             let expected = try XCTUnwrap(fixture.tensors["grad.param.\(e.name)"], "\(name): fixture lacks \(e.name)")
-            assertClose(store.gradient(named: e.name)!, expected, "\(name) d/d \(e.name)", file: file, line: line)
+            assertRelativelyClose(store.gradient(named: e.name)!, expected, "\(name) d/d \(e.name)", file: file, line: line)
         }
         Tape.shared.reset()
     }
