@@ -71,7 +71,7 @@ public final class ParameterStore {
             e.parameter.value = Tensor(shape: e.shape, storage: TensorStorage(viewOf: values.storage, offset: e.offset, count: e.count))
         }
         if trainable {
-            slots = entries.map { Tape.shared.registerPersistent(gradient: gradients.storage.base + $0.offset, count: $0.count) }
+            slots = entries.map { Tape.shared.registerPersistent(gradient: gradients.storage.base + $0.offset) }
         }
         updateGradientBindings()
     }

@@ -37,7 +37,7 @@ public final class Tape: @unchecked Sendable {
 
     /// Registers caller-owned gradient memory for a parameter; returns its slot, live until
     /// `releasePersistent`. The owner must release it before the memory goes away.
-    public func registerPersistent(gradient: UnsafeMutablePointer<Float>, count: Int) -> GradSlot {
+    public func registerPersistent(gradient: UnsafeMutablePointer<Float>) -> GradSlot {
         let serial = nextSerial
         nextSerial = nextSerial == .max ? 1 : nextSerial + 1
         let index: Int32
