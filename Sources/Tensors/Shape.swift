@@ -271,3 +271,6 @@ func permute(_ src: UnsafePointer<Float>, shape: [Int], axes: [Int], into dst: U
         }
     }
 }
+
+/// Entry `i` along `t`'s first axis, without that axis: one sample of a batch, one view of a sample.
+public func item(_ t: Tensor, _ i: Int) -> Tensor { t.sliced(axis: 0, range: i..<(i + 1)).reshaped(Array(t.shape.dropFirst())) }

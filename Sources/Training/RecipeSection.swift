@@ -112,6 +112,15 @@ public final class RecipeSection {
         }
     }
 
+    public func strings(_ key: String, default def: [String]) throws -> [String] {
+        guard let v = value(key) else { return def }
+        guard case .sequence(let items, _) = v else { throw error(key, v, "must be a list like [a, b]") }
+        return try items.map { item in
+            guard case .scalar(let s, _) = item else { throw error(key, item, "must list names") }
+            return s
+        }
+    }
+
     /// A nested section; an absent one reads as empty (all defaults).
     public func section(_ key: String) throws -> RecipeSection {
         guard let v = value(key) else {

@@ -1,5 +1,4 @@
 import Foundation
-import Datasets
 import Tensors
 
 /// Writes rows × columns of [3, H, W] images in [0, 1] as one RGB PNG with 2-pixel gutters:
@@ -25,6 +24,3 @@ public enum ImageGrid {
         try canvas.write(path)
     }
 }
-
-/// Entry `i` along `t`'s first axis, without that axis: one sample of a batch, one view of a sample.
-func item(_ t: Tensor, _ i: Int) -> Tensor { t.sliced(axis: 0, range: i..<(i + 1)).reshaped(Array(t.shape.dropFirst())) }

@@ -1,0 +1,272 @@
+import Checkpoints
+import Datasets
+import Diffusion
+import Foundation
+import Layers
+import Splatting
+import Tensors
+
+/// `model.kind: mvdiffusion` — the multi-view latent diffusion model (`MultiViewDiffusionModel`)
+/// in the latent space of a frozen VAE (`model.vae`). Each sample is a condition view and the V
+/// target views of the ring selection (target 0 is the condition camera unless input-view
+/// reconstruction is off). v-prediction with one timestep per sample shared by its views,
+/// Min-SNR-γ weighting (v divides by SNR + 1), classifier-free-guidance dropout drawn once per
+/// sample (FaceLift's: embedding, embedding + latent, latent). Stage `high` trains the two-stage
+/// residual process towards n = ξ1·ε + ξ2·j̄, j̄ from the ground truth degraded to the low
+/// stage's size (`low_resolution: degraded`). Evaluation samples the views on held-out subjects
+/// (DDIM, guidance) and scores each view against the ground truth, the input view apart.
+/// Keys: see recipes/README.md.
+public final class MVDiffusionTask: TrainingTask {
+    let network: MultiViewDiffusionModel
+    let vae: AutoencoderKL
+    let vaeModel: FrozenModel
+    /// The low stage, for a high-stage evaluation of the whole chain (optional).
+    let lowStage: (model: MultiViewDiffusionModel, frozen: FrozenModel)?
+    let schedule: NoiseSchedule
+    let weighting: LossWeighting
+    let dropEmbedding, dropBoth, dropLatent: Double
+    let samplePosterior: Bool
+    let evaluationSampling: MultiViewDiffusionModel.Sampling
+    let evaluationSeed: UInt64
+
+    public var model: any Module { network }
+    public let viewSelection: ViewSelection
+    public var frozenModels: [FrozenModel] { [vaeModel] + (lowStage.map { [$0.frozen] } ?? []) }
+    public var checkpointMetadata: [String: String] { network.checkpointMetadata }
+
+    public var summary: String {
+        let c = network.configuration, u = network.unet.configuration
+        var parts = ["stage \(c.stage.rawValue) at \(c.imageSize)²", "\(c.views) views at relative azimuths \(c.viewAzimuthsDegrees.map { Int($0) })",
+                     "\(c.multiView.rawValue) multi-view attention",
+                     "UNet block_out_channels \(u.blockOutChannels), \(network.unet.parameterCount) parameters; condition encoder "
+                     + "\(network.conditionEncoder.parameterCount)",
+                     "v-prediction, " + (weighting == .uniform ? "uniform weights" : "Min-SNR weights \(weighting)"),
+                     "CFG dropout embedding \(dropEmbedding) / both \(dropBoth) / latent \(dropLatent)"]
+        if c.stage == .high {
+            parts.append("two-stage residual ξ = (\(c.noiseWeight), \(c.lowResolutionWeight)) from the ground truth degraded to \(c.lowResolutionSize ?? 0)²")
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    public init(recipe: Recipe) throws {
+        let m = recipe.model.section
+        var c = MultiViewDiffusionConfiguration()
+        c.stage = MultiViewDiffusionConfiguration.Stage(rawValue: try m.string("stage", default: "low", oneOf: MultiViewDiffusionConfiguration.Stage.allCases.map(\.rawValue)))!
+        c.multiView = MultiViewAttention(rawValue: try m.string("multiview_attention", default: "dense", oneOf: MultiViewAttention.allCases.map(\.rawValue)))!
+        c.cameraFrequencies = try m.int("camera_frequencies", default: 4, min: 1)
+        if c.stage == .high {
+            c.lowResolutionSize = try m.int("low_resolution_size", min: 4)
+            c.noiseWeight = Float(try m.double("xi1", default: 0.4, min: 0, exclusiveMin: true))
+            c.lowResolutionWeight = Float(try m.double("xi2", default: 0.6, min: 0))
+            _ = try m.string("low_resolution", default: "degraded", oneOf: ["degraded"])
+        }
+        c.scheduler.rescaleBetasZeroSNR = try m.bool("zero_terminal_snr", default: c.stage == .high)
+        c.scheduler.timestepSpacing = try TimestepSpacing(diffusersName: try m.string("timestep_spacing", default: c.stage == .high ? "trailing" : "leading"))
+        let gamma = try m.double("min_snr_gamma", default: 5, min: 0)
+        weighting = gamma > 0 ? .minSNR(gamma: Float(gamma)) : .uniform
+        dropEmbedding = try m.double("drop_embedding", default: 0.05, min: 0, max: 1)
+        dropBoth = try m.double("drop_both", default: 0.05, min: 0, max: 1)
+        dropLatent = try m.double("drop_latent", default: 0.05, min: 0, max: 1)
+        if dropEmbedding + dropBoth + dropLatent > 1 {
+            throw m.error("drop_latent", nil, "makes the dropout probabilities sum to \(dropEmbedding + dropBoth + dropLatent) > 1")
+        }
+        samplePosterior = try m.bool("sample_posterior", default: true)
+
+        // The frozen VAE fixes the latent width and the image-to-latent factor.
+        let vaePath = try m.string("vae")
+        do {
+            vaeModel = try FrozenModel(name: "vae", checkpoint: vaePath) { try AutoencoderKL.load($0) }
+        } catch {
+            throw m.error("vae", nil, "cannot be loaded: \(error)")
+        }
+        vae = vaeModel.module as! AutoencoderKL
+
+        let manifest = try Manifest.read(dataset: recipe.data.train)
+        c.imageSize = manifest.width
+        let f = vae.configuration.downsamplingFactor
+        guard manifest.width == manifest.height, manifest.width % f == 0 else {
+            throw recipe.error("data.train", "holds \(manifest.width)×\(manifest.height) views; the model needs square views whose side "
+                               + "the VAE's factor \(f) divides")
+        }
+        guard let selection = recipe.views.ringSelection, case .ring(_, let reconstructInput) = selection else {
+            throw recipe.error("views.ring", "must be 'any' or 'front' for model.kind mvdiffusion: each sample is a condition view "
+                               + "and the six target views of its 0°-elevation ring")
+        }
+        viewSelection = selection
+        c.viewAzimuthsDegrees = (reconstructInput ? DiffusionRing.targetSteps : DiffusionRing.novelTargetSteps)
+            .map { Double($0) * OrbitRig.ringStepDegrees }
+
+        let e = try m.section("condition_encoder")
+        c.conditionEncoder.latentChannels = vae.configuration.latentChannels
+        c.conditionEncoder.channels = try e.int("channels", default: 64, min: 1)
+        c.conditionEncoder.groups = try e.int("norm_num_groups", default: 16, min: 1)
+        c.conditionEncoder.tokenDimension = try e.int("token_dim", default: 64, min: 1)
+        c.conditionEncoder.globalDimension = try e.int("global_dim", default: 64, min: 1)
+        try e.finish()
+        if c.conditionEncoder.channels % c.conditionEncoder.groups != 0 {
+            throw e.error("norm_num_groups", nil, "is \(c.conditionEncoder.groups), which does not divide channels (\(c.conditionEncoder.channels))")
+        }
+
+        let u = try m.section("unet")
+        var unet = UNet2DConditionConfiguration()
+        unet.sampleSize = manifest.width / f
+        unet.inChannels = 2 * vae.configuration.latentChannels
+        unet.outChannels = vae.configuration.latentChannels
+        unet.blockOutChannels = try u.ints("block_out_channels", default: [64, 128])
+        let levels = unet.blockOutChannels.count
+        unet.downBlockTypes = try u.strings("down_block_types", default: ["CrossAttnDownBlock2D"] + Array(repeating: "DownBlock2D", count: max(levels - 1, 0)))
+        unet.upBlockTypes = try u.strings("up_block_types", default: Array(repeating: "UpBlock2D", count: max(levels - 1, 0)) + ["CrossAttnUpBlock2D"])
+        unet.layersPerBlock = try u.int("layers_per_block", default: 1, min: 1)
+        unet.normNumGroups = try u.int("norm_num_groups", default: 16, min: 1)
+        unet.attentionHeadDim = [try u.int("attention_head_dim", default: 8, min: 1)]
+        unet.crossAttentionDim = c.conditionEncoder.tokenDimension
+        unet.classEmbedType = "projection"
+        unet.projectionClassEmbeddingsInputDim = c.classLabelDimension
+        try u.finish()
+        guard (manifest.width / f) % (1 << (levels - 1)) == 0 else {
+            throw u.error("block_out_channels", nil, "has \(levels) levels, which halve the \(manifest.width / f)² latents "
+                          + "\(levels - 1) times: the latent side must be a multiple of \(1 << (levels - 1))")
+        }
+        do {
+            network = try MultiViewDiffusionModel(c, unet: unet)
+        } catch let error as DiffusionConfigurationError {
+            throw m.error(error.key, nil, error.message)
+        }
+
+        if c.stage == .high, let lowPath = try m.optionalString("low_stage") {
+            do {
+                var built: MultiViewDiffusionModel?
+                let frozen = try FrozenModel(name: "low_stage", checkpoint: lowPath) { file in
+                    let low = try MultiViewDiffusionModel.load(file)
+                    built = low
+                    return low
+                }
+                guard let low = built else { throw TrainingError("low stage not built") }
+                guard low.configuration.stage == .low, low.configuration.imageSize == c.lowResolutionSize,
+                      low.configuration.viewAzimuthsDegrees == c.viewAzimuthsDegrees else {
+                    throw TrainingError("is a \(low.configuration.stage.rawValue)-stage model at \(low.configuration.imageSize)² for views "
+                                        + "\(low.configuration.viewAzimuthsDegrees); the high stage needs the low stage at "
+                                        + "\(c.lowResolutionSize ?? 0)² for views \(c.viewAzimuthsDegrees)")
+                }
+                lowStage = (low, frozen)
+            } catch let error as RecipeError {
+                throw error
+            } catch {
+                throw m.error("low_stage", nil, "\(error)")
+            }
+        } else {
+            lowStage = nil
+        }
+
+        let s = try m.section("evaluation")
+        evaluationSampling = MultiViewDiffusionModel.Sampling(steps: try s.int("steps", default: 20, min: 1),
+                                                              guidance: Float(try s.double("guidance", default: 3, min: 0)),
+                                                              eta: Float(try s.double("eta", default: 1, min: 0, max: 1)))
+        evaluationSeed = UInt64(try s.int("seed", default: 0, min: 0))
+        try s.finish()
+        schedule = try NoiseSchedule(c.scheduler)
+    }
+
+    /// The condition views [B, 3, H, W] and the targets [B·V, 3, H, W] of a batch.
+    static func split(_ batch: Batch) -> (condition: Tensor, targets: Tensor) {
+        let s = batch.images.shape, (b, v) = (s[0], s[1])
+        let all = batch.images.reshaped([b * v, s[2], s[3], s[4]])
+        let conditions = (0..<b).map { $0 * v }, targets = (0..<b).flatMap { i in (1..<v).map { i * v + $0 } }
+        return (all.indexSelect(axis: 0, indices: conditions), all.indexSelect(axis: 0, indices: targets))
+    }
+
+    /// j̄ for the high stage: the targets degraded to the low stage's size, upsampled back
+    /// (bilinear, in pixel space), as scaled latents.
+    func degradedLatents(_ targets: Tensor) -> Tensor {
+        let low = network.configuration.lowResolutionSize!, size = network.configuration.imageSize
+        let degraded = targets.resizedBilinear(height: low, width: low).resizedBilinear(height: size, width: size)
+        return vae.scaledLatents(ofImages: clamp(degraded, min: 0, max: 1))
+    }
+
+    public func loss(on batch: Batch, rng: inout Philox) -> (loss: Tensor, metrics: [String: Double]) {
+        let (conditionImages, targets) = Self.split(batch)
+        let b = conditionImages.shape[0]
+        let (condition, clean, lowResolution) = withoutGradients { () -> (Tensor, Tensor, Tensor?) in
+            var posteriorRNG: Philox? = samplePosterior ? rng.derived(1) : nil
+            return (vae.scaledLatents(ofImages: conditionImages), vae.scaledLatents(ofImages: targets, rng: &posteriorRNG),
+                    network.configuration.stage == .high ? degradedLatents(targets) : nil)
+        }
+        let timesteps = (0..<b).map { _ in rng.int(below: schedule.alphasCumprod.count) }
+        var noise = Tensor.normal(clean.shape, rng: &rng)
+        if let lowResolution {
+            noise = groupwiseCombination([GroupwiseTerm([network.configuration.noiseWeight], noise),
+                                          GroupwiseTerm([network.configuration.lowResolutionWeight], lowResolution)])
+        }
+        let keep = (0..<b).map { _ -> MultiViewDiffusionModel.Keep in
+            let u = Double(rng.uniform())
+            if u < dropEmbedding { return .init(embedding: false, latent: true) }
+            if u < dropEmbedding + dropBoth { return .none }
+            if u < dropEmbedding + dropBoth + dropLatent { return .init(embedding: true, latent: false) }
+            return .all
+        }
+        let noisy = schedule.addNoise(to: clean, noise: noise, timesteps: timesteps)
+        let target = schedule.velocity(original: clean, noise: noise, timesteps: timesteps)
+        let prediction = network.velocity(noisy: noisy, timesteps: timesteps, condition: condition, keep: keep)
+        let weights = weighting.weights(timesteps: timesteps, schedule: schedule, predictionType: .velocity)
+        let loss = weightedMSELoss(prediction, target, weights: weights)
+        let mse = withoutGradients { mseLoss(prediction, target) }
+        return (loss, ["v_mse": Double(mse.item), "t_mean": Double(timesteps.reduce(0, +)) / Double(b)])
+    }
+
+    /// The views generated for a batch's condition views, as images in [0, 1] [B·V, 3, H, W].
+    func generate(_ conditionImages: Tensor, targets: Tensor, rng: inout Philox) throws -> Tensor {
+        let condition = vae.scaledLatents(ofImages: conditionImages)
+        var lowResolution: Tensor? = nil
+        if network.configuration.stage == .high {
+            if let low = lowStage?.model {
+                let l = network.configuration.lowResolutionSize!, size = network.configuration.imageSize
+                let lowCondition = vae.scaledLatents(ofImages: conditionImages.resizedBilinear(height: l, width: l))
+                let lowViews = vae.images(fromScaledLatents: try low.sample(condition: lowCondition, sampling: evaluationSampling, rng: &rng))
+                lowResolution = vae.scaledLatents(ofImages: clamp(lowViews.resizedBilinear(height: size, width: size), min: 0, max: 1))
+            } else {
+                lowResolution = degradedLatents(targets)
+            }
+        }
+        let latents = try network.sample(condition: condition, lowResolution: lowResolution, sampling: evaluationSampling, rng: &rng)
+        return vae.images(fromScaledLatents: latents)
+    }
+
+    /// PSNR and SSIM of each generated view against its ground truth, per view and averaged
+    /// over the novel views, with the input view (view 0 under input-view reconstruction)
+    /// apart. The grid shows per sample: condition | generated views | ground truth.
+    public func evaluate(on batches: [Batch], gridPath: String?) throws -> [String: Double] {
+        let v = network.views, azimuths = network.configuration.viewAzimuthsDegrees
+        var psnrs = [Double](repeating: 0, count: v), ssims = [Double](repeating: 0, count: v), count = 0
+        var rows: [[Tensor]] = []
+        var rng = Philox(seed: evaluationSeed, stream: 0x6d76)
+        for batch in batches where batch.count > 0 {
+            let (conditionImages, targets) = Self.split(batch)
+            let generated = try withoutGradients { try generate(conditionImages, targets: targets, rng: &rng) }
+            for s in 0..<conditionImages.shape[0] {
+                for k in 0..<v {
+                    let (predicted, expected) = (item(generated, s * v + k), item(targets, s * v + k))
+                    let planes = [1] + expected.shape
+                    psnrs[k] += psnr(predicted, expected)
+                    ssims[k] += 1 - Double(ssimLoss(predicted.reshaped(planes), expected.reshaped(planes)).item)
+                }
+                count += 1
+                if rows.count < 6 {
+                    rows.append([item(conditionImages, s)] + (0..<v).map { item(generated, s * v + $0) } + (0..<v).map { item(targets, s * v + $0) })
+                }
+            }
+        }
+        if let gridPath { try ImageGrid.write(rows, to: gridPath) }
+        let n = Double(max(count, 1))
+        var out: [String: Double] = [:]
+        let input = azimuths.firstIndex(of: 0)
+        let novel = (0..<v).filter { $0 != input }
+        for k in 0..<v { out["psnr_view\(k)_az\(Int(azimuths[k]))"] = psnrs[k] / n }
+        out["psnr_novel"] = novel.map { psnrs[$0] }.reduce(0, +) / (n * Double(novel.count))
+        out["ssim_novel"] = novel.map { ssims[$0] }.reduce(0, +) / (n * Double(novel.count))
+        if let input {
+            out["psnr_input_view"] = psnrs[input] / n
+            out["ssim_input_view"] = ssims[input] / n
+        }
+        return out
+    }
+}
