@@ -17,8 +17,8 @@ public struct AutoencoderKLLoadError: Error, CustomStringConvertible, LocalizedE
 
 extension AutoencoderKL {
     /// diffusers' folder layout (`save_pretrained`).
-    public static let configFileName = "config.json"
-    public static let weightsFileName = "diffusion_pytorch_model.safetensors"
+    public static let configFileName = DiffusersFolder.configFileName
+    public static let weightsFileName = DiffusersFolder.weightsFileName
 
     /// Older names of the mid-block attention's parts, as diffusers still reads them: diffusers
     /// before 0.14 (`query/key/value/proj_attn`) and the original LDM code (`q/k/v/proj_out`,
@@ -62,16 +62,8 @@ extension AutoencoderKL {
 
     /// Loads a diffusers AutoencoderKL folder (`config.json` + `diffusion_pytorch_model.safetensors`).
     public static func load(diffusersFolder folder: URL) throws -> AutoencoderKL {
-        let configURL = folder.appendingPathComponent(configFileName), weightsURL = folder.appendingPathComponent(weightsFileName)
-        let data: Data
-        do { data = try Data(contentsOf: configURL) } catch {
-            throw AutoencoderKLLoadError(file: configURL.path, "cannot be read: \(error.localizedDescription)")
-        }
-        let configuration = try AutoencoderKLConfiguration.fromJSON(data, source: configURL.path)
-        guard FileManager.default.fileExists(atPath: weightsURL.path) else {
-            throw AutoencoderKLLoadError(file: weightsURL.path, "does not exist (a diffusers folder holds \(configFileName) and \(weightsFileName))")
-        }
-        let file = try SafetensorsFile(contentsOf: weightsURL)
+        let (data, configPath, file) = try DiffusersFolder.read(folder, fail: AutoencoderKLLoadError.init)
+        let configuration = try AutoencoderKLConfiguration.fromJSON(data, source: configPath)
         return try make(configuration, weights: try file.tensors(), file: file.path)
     }
 
@@ -87,8 +79,7 @@ extension AutoencoderKL {
 
     /// The EMA weights of `checkpoint` when it has them (and `preferEMA`), else its model weights.
     public static func load(_ checkpoint: Checkpoint, preferEMA: Bool = true) throws -> (model: AutoencoderKL, file: String) {
-        let name = preferEMA && checkpoint.fileNames.contains("ema.safetensors") ? "ema.safetensors" : "model.safetensors"
-        let file = try checkpoint.safetensors(name)
+        let file = try DiffusersFolder.weightsFile(checkpoint, preferEMA: preferEMA)
         return (try load(file), file.path)
     }
 
@@ -102,26 +93,8 @@ extension AutoencoderKL {
         return (model, file)
     }
 
-    /// The current weights by diffusers key (copies).
-    public func weights() -> [String: Tensor] {
-        var out: [String: Tensor] = [:]
-        for (name, p) in allParameters() {
-            let t = Tensor(uninitializedShape: p.shape)
-            t.storage.base.update(from: p.value.storage.base, count: p.count)
-            out[name] = t
-        }
-        return out
-    }
-
     /// Writes a folder `AutoencoderKL.from_pretrained` reads: config.json and the weights.
     public func saveDiffusers(to folder: URL) throws {
-        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw AutoencoderKLLoadError(file: folder.path, "cannot be created: \(error.localizedDescription)")
-        }
-        let configURL = folder.appendingPathComponent(Self.configFileName)
-        do { try Data((configuration.json() + "\n").utf8).write(to: configURL, options: .atomic) } catch {
-            throw AutoencoderKLLoadError(file: configURL.path, "cannot be written: \(error.localizedDescription)")
-        }
-        try Safetensors.write(weights(), metadata: ["format": "pt"], to: folder.appendingPathComponent(Self.weightsFileName))
+        try DiffusersFolder.write(folder, configuration: configuration.json(), weights: weights(), fail: AutoencoderKLLoadError.init)
     }
 }

@@ -4,8 +4,9 @@ import Tensors
 /// default), `to_out.0` (with bias). Three uses:
 /// - self-attention: `attn(x)`;
 /// - cross-attention: `attn(x, context: c)`, keys and values from `c` [B, M, contextDim];
-/// - multi-view self-attention: `attn(x, views: V)` with x [B·V, N, C]: the tokens of all V views
-///   of one sample attend jointly, as one sequence of V·N tokens (FaceLift's multi-view blocks).
+/// - multi-view self-attention: `attn(x, views: V, multiView: mode)` with x [B·V, N, C], each
+///   sample's V views contiguous: `MultiViewAttention` says which views' tokens each view's
+///   queries attend to (all of them, as one sequence of V·N tokens, by default).
 public final class Attention: Module {
     public let heads: Int
     public let headDimension: Int
@@ -31,18 +32,27 @@ public final class Attention: Module {
     }
 
     /// x: [B, N, C] (or [B·V, N, C] with `views` V); context: [B, M, contextDim].
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, views: Int = 1) -> Tensor {
+    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, views: Int = 1,
+                               multiView: MultiViewAttention = .dense) -> Tensor {
         check(x.rank == 3, "Attention expects [batch, tokens, channels], got \(x.shape)")
         check(views >= 1 && x.shape[0] % views == 0, "Attention: batch \(x.shape[0]) is not a multiple of \(views) views")
         check(context == nil || views == 1, "Attention: multi-view attention is self-attention only")
-        let (b, n, c) = (x.shape[0] / views, x.shape[1] * views, x.shape[2])
-        let tokens = views == 1 ? x : x.reshaped([b, n, c])
-        let source = context ?? tokens
-        check(source.rank == 3 && source.shape[0] == b,
-              "Attention: context \(source.shape) for queries \(tokens.shape): expected [\(b), M, \(toK.inFeatures)]")
-        let y = attention(toQ(tokens), toK(source), toV(source), heads: heads)   // [B, N, H·D]
-        let out = toOut(y)
-        return views == 1 ? out : out.reshaped([b * views, n / views, c])
+        if let context {
+            check(context.rank == 3 && context.shape[0] == x.shape[0],
+                  "Attention: context \(context.shape) for queries \(x.shape): expected [\(x.shape[0]), M, \(toK.inFeatures)]")
+            return toOut(attention(toQ(x), toK(context), toV(context), heads: heads))
+        }
+        // Projections per token, before the views are regrouped: the same numbers in every mode.
+        let (q, k, v) = (toQ(x), toK(x), toV(x))
+        let y: Tensor   // [B·V, N, H·D]
+        if views > 1 && multiView == .dense {
+            let (b, n, inner) = (x.shape[0] / views, x.shape[1], q.shape[2])
+            let joint = attention(q.reshaped([b, views * n, inner]), multiView.keys(k, views: views),
+                                  multiView.keys(v, views: views), heads: heads)
+            y = joint.reshaped([b * views, n, inner])
+        } else {
+            y = attention(q, multiView.keys(k, views: views), multiView.keys(v, views: views), heads: heads)
+        }
+        return toOut(y)
     }
 }
-

@@ -3,7 +3,8 @@ import Tensors
 /// Pre-LayerNorm transformer block with diffusers' `BasicTransformerBlock` names
 /// (norm_type "layer_norm"): `norm1`/`attn1` self-attention, optional `norm2`/`attn2`
 /// cross-attention, `norm3`/`ff` feed-forward, each with a residual connection.
-/// With `views` > 1 the self-attention is multi-view (see `Attention`).
+/// With `views` > 1 the self-attention is multi-view (`multiView`, see `Attention`); the
+/// cross-attention always runs per image.
 public final class TransformerBlock: Module {
     public let norm1: LayerNorm
     public let attn1: Attention
@@ -36,7 +37,8 @@ public final class TransformerBlock: Module {
 
     /// x: [B, N, C] (or [B·V, N, C] with `views`); context: [B, M, contextDim] (or [B·V, M, contextDim]
     /// with `views`) when the block has cross-attention.
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, views: Int = 1) -> Tensor {
+    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, views: Int = 1,
+                               multiView: MultiViewAttention = .dense) -> Tensor {
         if let attn2 {
             // Checked before any work: cross-attention runs per view, so each of the B·V rows of
             // the hidden states needs its own context row.
@@ -45,7 +47,7 @@ public final class TransformerBlock: Module {
                   "TransformerBlock cross-attention: context \(context.shape) for hidden states \(x.shape) with \(views) view(s): "
                   + "expected [\(x.shape.first ?? 0), M, \(attn2.toK.inFeatures)] (one context per sample and view)")
         }
-        var h = attn1(norm1(x), views: views) + x
+        var h = attn1(norm1(x), views: views, multiView: multiView) + x
         if let norm2, let attn2, let context {
             h = attn2(norm2(h), context: context) + h
         }
