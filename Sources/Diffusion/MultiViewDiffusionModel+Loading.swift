@@ -20,7 +20,7 @@ extension MultiViewDiffusionModel {
                                          + "metadata; model: \(file.metadata["model"] ?? "unknown"))")
         }
         let configuration = try MultiViewDiffusionConfiguration.fromJSON(json, source: file.path)
-        let unetConfiguration = try UNet2DConditionConfiguration.fromJSON(Data(unetJSON.utf8), source: file.path)
+        let unetConfiguration = try UNet2DConditionConfiguration(json: Data(unetJSON.utf8), source: file.path)
         let model = try MultiViewDiffusionModel(configuration, unet: unetConfiguration)
         do { try ParameterStore(model: model).load(try file.tensors()) } catch {
             throw CheckpointError(path: file.path, "weights do not fit the configured multi-view model: \(error)")

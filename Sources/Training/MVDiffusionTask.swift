@@ -23,6 +23,8 @@ public final class MVDiffusionTask: TrainingTask {
     /// The low stage, for a high-stage evaluation of the whole chain (optional).
     let lowStage: (model: MultiViewDiffusionModel, frozen: FrozenModel)?
     let schedule: NoiseSchedule
+    /// The high stage's two-stage residual process (nil for the low stage).
+    let residual: TwoStageResidualProcess?
     let weighting: LossWeighting
     let dropEmbedding, dropBoth, dropLatent: Double
     let samplePosterior: Bool
@@ -165,6 +167,8 @@ public final class MVDiffusionTask: TrainingTask {
         evaluationSeed = UInt64(try s.int("seed", default: 0, min: 0))
         try s.finish()
         schedule = try NoiseSchedule(c.scheduler)
+        residual = c.stage == .high
+            ? try TwoStageResidualProcess(schedule: schedule, noiseWeight: c.noiseWeight, lowResolutionWeight: c.lowResolutionWeight) : nil
     }
 
     /// The condition views [B, 3, H, W] and the targets [B·V, 3, H, W] of a batch.
@@ -193,10 +197,7 @@ public final class MVDiffusionTask: TrainingTask {
         }
         let timesteps = (0..<b).map { _ in rng.int(below: schedule.alphasCumprod.count) }
         var noise = Tensor.normal(clean.shape, rng: &rng)
-        if let lowResolution {
-            noise = groupwiseCombination([GroupwiseTerm([network.configuration.noiseWeight], noise),
-                                          GroupwiseTerm([network.configuration.lowResolutionWeight], lowResolution)])
-        }
+        if let lowResolution, let residual { noise = residual.blendedNoise(noise: noise, lowResolution: lowResolution) }
         let keep = (0..<b).map { _ -> MultiViewDiffusionModel.Keep in
             let u = Double(rng.uniform())
             if u < dropEmbedding { return .init(embedding: false, latent: true) }
