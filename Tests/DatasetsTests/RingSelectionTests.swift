@@ -78,7 +78,7 @@ final class RingSelectionTests: XCTestCase {
             for s in 0..<2 { try Fixtures.rigSubject(root: root + "/\(name)", id: "s\(s)", index: s, cameras: rig.cameras(size: 8)) }
             var options = DatasetConverter.Options(inputs: [root + "/\(name)"], output: root + "/\(name)-ds")
             options.valFraction = 0
-            try DatasetConverter(options).run()
+            _ = try DatasetConverter(options).run()
             let dataset = try ShardedDataset(root + "/\(name)-ds")
             let sampler = DistributedSampler(count: 2, rank: 0, worldSize: 1, batchSize: 1)
             XCTAssertThrowsError(try BatchLoader(dataset: dataset, sampler: sampler, selection: .ring(condition: .any, reconstructInput: true))) {
@@ -106,7 +106,7 @@ final class RingSelectionTests: XCTestCase {
         var options = DatasetConverter.Options(inputs: [root + "/\(prefix)"], output: root + "/\(prefix)-ds")
         options.valFraction = 0
         options.threads = 1
-        try DatasetConverter(options).run()
+        _ = try DatasetConverter(options).run()
         return root + "/\(prefix)-ds"
     }
 
