@@ -7,5 +7,6 @@ enum DataToolsCatalog {
         ConvertCommand.self,
         InspectCommand.self,
         VerifyCommand.self,
+        BaselinesCommand.self,
     ]
 }

@@ -33,7 +33,7 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Number of objects (kind objects; default identities × variants).")
     var count: Int?
 
-    @Option(help: "diffusion (6 views, 0° elevation) or reconstructor (32 views, 20° elevation).")
+    @Option(help: "diffusion (6 views, 0° elevation), reconstructor (32 views, 20° elevation), ring8 (8 views, 0° elevation, 45° apart) or pipeline (ring8 then reconstructor, 40 views).")
     var rig: OrbitRig.Preset = .reconstructor
 
     @Option(help: "Image width and height in pixels (64 to 512 typical).")

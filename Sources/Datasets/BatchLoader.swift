@@ -37,7 +37,7 @@ public final class BatchLoader: @unchecked Sendable {
 
     public init(dataset: ShardedDataset, sampler: DistributedSampler, selection: ViewSelection,
                 background: Background = .white, seed: UInt64 = 0, prefetch: Int = 2) throws {
-        try selection.validate(views: dataset.views)
+        try selection.validate(dataset)
         guard sampler.count == dataset.count else {
             throw DataError(dataset.folder, "sampler covers \(sampler.count) samples, split '\(dataset.split)' has \(dataset.count)")
         }
@@ -149,7 +149,10 @@ public struct BatchAssembler: Sendable {
         for (slot, sample) in indices.enumerated() {
             var rng = Philox(seed: seed, stream: UInt64(cursor.epoch) << 32 | UInt64(sample))
             let cameras = dataset.w2c(sample)
-            let views = selection.choose(views: dataset.views, w2c: cameras, rng: &rng)
+            let views: [Int]
+            do { views = try selection.choose(views: dataset.views, w2c: cameras, rng: &rng) } catch let e as DataError {
+                throw DataError(dataset.folder, "sample \(sample) (subject '\(dataset.subject(sample))'): \(e.message)")
+            }
             let colour = background.colour(rng: &rng)
             chosen.append(views)
             bg[slot * 3] = colour.x; bg[slot * 3 + 1] = colour.y; bg[slot * 3 + 2] = colour.z

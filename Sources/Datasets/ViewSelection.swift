@@ -1,4 +1,5 @@
 import Foundation
+import Splatting
 import Tensors
 
 /// Which views of a subject go into a batch.
@@ -11,6 +12,20 @@ public enum ViewSelection: Sendable, Equatable {
     /// origin (the head's centre), as FaceLift's `maximize_view_overlap`; when too few qualify,
     /// from the `supervision` closest.
     case random(inputs: Int, supervision: Int, nearInputs: Bool)
+    /// The multi-view diffusion model's views, from the subject's 0°-elevation ring of eight
+    /// (`DiffusionRing`, found from its cameras): the condition view at azimuth α, then six
+    /// targets. With `reconstructInput` they are α + {0, 45, 90, 180, 270, 315}° (target 0 is the
+    /// condition view itself, as FaceLift trains); without, the ablation's six novel views
+    /// α + {45, 90, 135, 180, 270, 315}°. α is drawn by `condition`.
+    case ring(condition: RingCondition, reconstructInput: Bool)
+
+    /// How the diffusion model's condition azimuth α is chosen.
+    public enum RingCondition: String, Sendable, CaseIterable {
+        /// Uniformly one of the eight ring azimuths, per sample.
+        case any
+        /// Always azimuth 0, the face's front (FaceLift's training).
+        case front
+    }
 
     /// The overlap threshold for `nearInputs` (FaceLift uses 60°).
     public static let nearAngle: Float = 60
@@ -20,6 +35,20 @@ public enum ViewSelection: Sendable, Equatable {
         switch self {
         case .fixed(let v): return v.count
         case .random(let k, let m, _): return k + m
+        case .ring: return 1 + DiffusionRing.targetSteps.count
+        }
+    }
+
+    /// Checks the selection fits every sample of `dataset` (for `.ring`: that each has the ring,
+    /// found from its cameras), naming the dataset and the first subject that does not.
+    public func validate(_ dataset: ShardedDataset) throws {
+        do { try validate(views: dataset.views) } catch let e as DataError {
+            throw DataError(dataset.folder, "split '\(dataset.split)': \(e.message)")
+        }
+        guard case .ring = self else { return }
+        for i in 0..<dataset.count where DiffusionRing.find(w2c: dataset.w2c(i), views: dataset.views) == nil {
+            throw DataError(dataset.folder, "split '\(dataset.split)', sample \(i) (subject '\(dataset.subject(i))') "
+                            + DiffusionRing.describeMissing(w2c: dataset.w2c(i), views: dataset.views))
         }
     }
 
@@ -34,14 +63,26 @@ public enum ViewSelection: Sendable, Equatable {
             guard k >= 1, m >= 0, k + m <= views else {
                 throw DataError("view selection", "\(k) input + \(m) supervision views need at most \(views)")
             }
+        case .ring:
+            guard views >= OrbitRig.ringViewCount else {
+                throw DataError("view selection", "the diffusion ring needs \(OrbitRig.ringViewCount) views at 0° elevation; subjects have \(views) views")
+            }
         }
     }
 
     /// The chosen view indices, inputs first. `w2c` holds the subject's row-major matrices.
-    public func choose(views: Int, w2c: ArraySlice<Float>, rng: inout Philox) -> [Int] {
+    /// Throws only for `.ring` on a subject without the ring (`validate(_:)` checks that first).
+    public func choose(views: Int, w2c: ArraySlice<Float>, rng: inout Philox) throws -> [Int] {
         switch self {
         case .fixed(let v):
             return v
+        case .ring(let condition, let reconstructInput):
+            guard let ring = DiffusionRing.find(w2c: w2c, views: views) else {
+                throw DataError("view selection", "subject " + DiffusionRing.describeMissing(w2c: w2c, views: views))
+            }
+            let alpha = condition == .front ? 0 : rng.int(below: ring.count)
+            let steps = reconstructInput ? DiffusionRing.targetSteps : DiffusionRing.novelTargetSteps
+            return [ring[alpha]] + steps.map { ring[(alpha + $0) % ring.count] }
         case .random(let k, let m, let near):
             var pool = Array(0..<views)
             for i in 0..<k { pool.swapAt(i, i + rng.int(below: views - i)) }

@@ -15,6 +15,10 @@ public enum OrbitRig {
     public static let defaultFieldOfViewDegrees = 50.0
     /// The diffusion model's six views: front plus these azimuths, at 0° elevation.
     public static let diffusionAzimuthsDegrees: [Double] = [0, 45, 90, 180, 270, 315]
+    /// Views of the 0°-elevation ring the diffusion model trains on: 45° apart from the front, so
+    /// that any of them can be the condition azimuth α and all six α + `diffusionAzimuthsDegrees` exist.
+    public static let ringViewCount = 8
+    public static var ringStepDegrees: Double { 360 / Double(ringViewCount) }
 
     /// One camera on the orbit.
     public static func camera(azimuthDegrees: Double, elevationDegrees: Double, radius: Double = defaultRadius,
@@ -65,12 +69,20 @@ extension OrbitRig {
         case diffusion
         /// Thirty-two views at 20° elevation, 11.25° apart starting at the front.
         case reconstructor
+        /// Eight views at 0° elevation, 45° apart starting at the front: the diffusion model's
+        /// training ring (any view can be the condition, all six targets exist).
+        case ring8
+        /// `ring8`'s eight views (files 0–7) followed by `reconstructor`'s thirty-two (files 8–39):
+        /// both rigs per subject, for the diffusion model and the reconstructor of its six views.
+        case pipeline
 
         /// (azimuth, elevation) in degrees for each view, in file order.
         public var viewAngles: [(azimuthDegrees: Double, elevationDegrees: Double)] {
             switch self {
             case .diffusion: return OrbitRig.diffusionAzimuthsDegrees.map { ($0, 0) }
             case .reconstructor: return (0..<32).map { (Double($0) * 360 / 32, 20) }
+            case .ring8: return (0..<OrbitRig.ringViewCount).map { (Double($0) * OrbitRig.ringStepDegrees, 0) }
+            case .pipeline: return Preset.ring8.viewAngles + Preset.reconstructor.viewAngles
             }
         }
 

@@ -10,7 +10,12 @@ public struct Recipe {
         public var background: String
         public var loaderThreads: Int
     }
-    public struct Views { public var inputs: Int; public var supervision: Int; public var nearInputs: Bool }
+    public struct Views {
+        public var inputs: Int; public var supervision: Int; public var nearInputs: Bool
+        /// The diffusion model's ring selection: nil, `any` or `front` (see `ringSelection`).
+        public var ring: String?
+        public var reconstructInput: Bool
+    }
     public struct Optimizer {
         public var kind: String
         public var learningRate, beta1, beta2, epsilon, weightDecay, momentum, clipGradNorm, emaDecay: Double
@@ -89,9 +94,18 @@ public struct Recipe {
         try d.finish()
 
         let v = try root.section("views")
+        let ring = try v.string("ring", default: "none", oneOf: ["none", "any", "front"])
         views = Views(inputs: try v.int("inputs", default: 4, min: 1), supervision: try v.int("supervision", default: 8, min: 1),
-                      nearInputs: try v.bool("near_inputs", default: false))
+                      nearInputs: try v.bool("near_inputs", default: false), ring: ring == "none" ? nil : ring,
+                      reconstructInput: try v.bool("reconstruct_input", default: true))
         try v.finish()
+        // The ring fixes the views (a condition and six targets): the k/m keys would be ignored.
+        if views.ring != nil, let other = ["inputs", "supervision", "near_inputs"].first(where: v.has) {
+            throw v.error(other, nil, "does not apply with views.ring (\(ring)): the ring gives each sample a condition view and six targets")
+        }
+        if views.ring == nil && v.has("reconstruct_input") {
+            throw v.error("reconstruct_input", nil, "applies only with views.ring (any or front)")
+        }
         if views.supervision < views.inputs {
             throw v.error("supervision", nil, "is \(views.supervision); must be at least views.inputs (\(views.inputs)): inputs are supervised too")
         }

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Splatting
 import XCTest
 
 /// Small render folders in FaceLift's layout, made with Relief's own PNG writer.
@@ -56,6 +57,25 @@ enum Fixtures {
         if let identity {
             try Data(#"{"identity": "\#(identity)", "variant": "v\#(index)"}"#.utf8).write(to: URL(fileURLWithPath: folder + "/meta.json"))
         }
+        return folder
+    }
+
+    /// Writes a subject like `subject`, but with the given cameras (e.g. an `OrbitRig` preset's) in
+    /// the given file order; pixels depend on (index, camera position in `cameras`).
+    @discardableResult
+    static func rigSubject(root: String, id: String, index: Int, identity: String? = nil, cameras: [Camera],
+                           order: [Int]? = nil) throws -> String {
+        let folder = root + "/" + id
+        try FileManager.default.createDirectory(atPath: folder + "/images", withIntermediateDirectories: true)
+        var frames = [CameraFrame]()
+        for (file, v) in (order ?? Array(cameras.indices)).enumerated() {
+            let c = cameras[v], frame = c.frame(filePath: CameraFrame.imagePath(view: file))
+            let data = pixels(subject: index, view: v, width: c.width, height: c.height, channels: 4)
+            try data.withUnsafeBufferPointer { try PNG.write(folder + "/" + frame.filePath, uint8: $0, width: c.width, height: c.height, channels: 4) }
+            frames.append(frame)
+        }
+        try CameraFile(id: id, frames: frames).write(folder + "/opencv_cameras.json")
+        try Data(#"{"identity": "\#(identity ?? id)", "variant": "v\#(index)"}"#.utf8).write(to: URL(fileURLWithPath: folder + "/meta.json"))
         return folder
     }
 

@@ -56,14 +56,14 @@ final class SamplerTests: XCTestCase {
         }
     }
 
-    func testRandomViewSelection() {
+    func testRandomViewSelection() throws {
         let cameras = (0..<12).flatMap { Fixtures.orbitCamera(view: $0, of: 12, width: 8, height: 8).w2c.map { Float($0) } }
         var rng = Philox(seed: 3)
         for near in [false, true] {
             let selection = ViewSelection.random(inputs: 2, supervision: 3, nearInputs: near)
             var counts = [Int](repeating: 0, count: 12)
             for _ in 0..<200 {
-                let views = selection.choose(views: 12, w2c: cameras[...], rng: &rng)
+                let views = try selection.choose(views: 12, w2c: cameras[...], rng: &rng)
                 XCTAssertEqual(views.count, 5)
                 XCTAssertEqual(Set(views).count, 5)
                 XCTAssertTrue(views.allSatisfy { (0..<12).contains($0) })
@@ -81,11 +81,11 @@ final class SamplerTests: XCTestCase {
         // Too few views within 60°: the closest ones are used.
         let wide = ViewSelection.random(inputs: 1, supervision: 6, nearInputs: true)
         for _ in 0..<20 {
-            let views = wide.choose(views: 12, w2c: cameras[...], rng: &rng)
+            let views = try wide.choose(views: 12, w2c: cameras[...], rng: &rng)
             let gaps = views[1...].map { min(abs($0 - views[0]), 12 - abs($0 - views[0])) }.sorted()
             XCTAssertEqual(gaps, [1, 1, 2, 2, 3, 3])
         }
-        XCTAssertEqual(ViewSelection.fixed([0, 1, 2, 3, 4, 5]).choose(views: 12, w2c: cameras[...], rng: &rng), [0, 1, 2, 3, 4, 5])
+        XCTAssertEqual(try ViewSelection.fixed([0, 1, 2, 3, 4, 5]).choose(views: 12, w2c: cameras[...], rng: &rng), [0, 1, 2, 3, 4, 5])
         XCTAssertThrowsError(try ViewSelection.random(inputs: 8, supervision: 8, nearInputs: false).validate(views: 12))
         XCTAssertThrowsError(try ViewSelection.fixed([12]).validate(views: 12))
     }

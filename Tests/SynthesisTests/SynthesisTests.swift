@@ -17,14 +17,18 @@ final class CameraTests: XCTestCase {
     func testRigsLookAtTheOriginFromRadiusWithFaceLiftAngles() throws {
         for rig in OrbitRig.Preset.allCases {
             let cams = rig.cameras(size: 96)
-            XCTAssertEqual(cams.count, rig == .diffusion ? 6 : 32)
+            XCTAssertEqual(cams.count, [.diffusion: 6, .reconstructor: 32, .ring8: 8, .pipeline: 40][rig])
             for (i, c) in cams.enumerated() {
                 let p = project(c, .zero)
                 XCTAssertEqual(p.u, 48, accuracy: 1e-4); XCTAssertEqual(p.v, 48, accuracy: 1e-4)
                 XCTAssertEqual(p.depth, 2.7, accuracy: 1e-5)
                 XCTAssertEqual(c.fx, 48 / tan(25 * Double.pi / 180), accuracy: 1e-9)
                 let elevation = asin(c.center.z / 2.7) * 180 / .pi
-                XCTAssertEqual(elevation, rig == .diffusion ? 0 : 20, accuracy: 1e-9)
+                let ringView = rig == .diffusion || rig == .ring8 || (rig == .pipeline && i < 8)
+                XCTAssertEqual(elevation, ringView ? 0 : 20, accuracy: 1e-9, "\(rig) view \(i)")
+                let azimuth = atan2(c.center.x, -c.center.y) * 180 / .pi
+                XCTAssertEqual((azimuth - rig.viewAngles[i].azimuthDegrees + 540).truncatingRemainder(dividingBy: 360) - 180, 0,
+                               accuracy: 1e-9, "\(rig) view \(i)")
                 // World up projects upward in the image (OpenCV y down).
                 XCTAssertLessThan(project(c, Vec3(0, 0, 0.3)).v, 48, "view \(i)")
             }
@@ -34,6 +38,8 @@ final class CameraTests: XCTestCase {
         XCTAssertEqual(front[2].center.x, 2.7, accuracy: 1e-12, "azimuth 90 sees the subject's left (+x)")
         // The subject's left (+x) appears on the right of the front image.
         XCTAssertGreaterThan(project(front[0], Vec3(0.3, 0, 0)).u, 32)
+        XCTAssertEqual(OrbitRig.Preset.ring8.viewAngles.map(\.azimuthDegrees), [0, 45, 90, 135, 180, 225, 270, 315])
+        XCTAssertEqual(OrbitRig.Preset.pipeline.viewAngles.map(\.azimuthDegrees).prefix(9), [0, 45, 90, 135, 180, 225, 270, 315, 0])
     }
 }
 

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import XCTest
 @testable import Training
@@ -67,6 +68,21 @@ final class RecipeTests: XCTestCase {
                        "R:12: views.supervision is 2; must be at least views.inputs (4): inputs are supervised too")
         XCTAssertTrue(try loadError(minimal + "\nschedule:\n  kind: piecewise\n  boundaries: [10]\n  factors: [1]\n")
             .contains("schedule.factors has 1 values"))
+    }
+
+    func testRingViewKeysGiveTheDiffusionSelection() throws {
+        XCTAssertNil(try Recipe.load(file: try write(minimal)).views.ringSelection)
+        let any = try Recipe.load(file: try write(minimal + "\nviews:\n  ring: any\n"))
+        XCTAssertEqual(any.views.ringSelection, .ring(condition: .any, reconstructInput: true))
+        let front = try Recipe.load(file: try write(minimal + "\nviews: {ring: front, reconstruct_input: false}\n"))
+        XCTAssertEqual(front.views.ringSelection, .ring(condition: .front, reconstructInput: false))
+        XCTAssertEqual(try loadError(minimal + "\nviews:\n  ring: back\n"), "R:11: views.ring is 'back'; expected one of none, any, front")
+        XCTAssertEqual(try loadError(minimal + "\nviews:\n  ring: any\n  inputs: 2\n"),
+                       "R:12: views.inputs does not apply with views.ring (any): the ring gives each sample a condition view and six targets")
+        XCTAssertEqual(try loadError(minimal + "\nviews:\n  reconstruct_input: false\n"),
+                       "R:11: views.reconstruct_input applies only with views.ring (any or front)")
+        XCTAssertEqual(try loadError(minimal + "\nviews:\n  ring: any\n  reconstruct_inptu: false\n"),
+                       "R:12: views.reconstruct_inptu is not a known key (did you mean 'reconstruct_input'?)")
     }
 
     func testMissingRequiredKeyAndBadYAML() throws {
