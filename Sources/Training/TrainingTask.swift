@@ -53,6 +53,10 @@ public enum TaskCatalog {
         }
         let task = try factory(recipe)
         try recipe.model.section.finish()
+        // A family that chooses its views otherwise would silently ignore the diffusion ring.
+        if let ring = recipe.views.ringSelection, task.viewSelection != ring {
+            throw recipe.error("views.ring", "is '\(recipe.views.ring!)', but model.kind '\(recipe.model.kind)' does not train on the diffusion ring")
+        }
         return task
     }
 }

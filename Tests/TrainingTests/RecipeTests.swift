@@ -83,6 +83,12 @@ final class RecipeTests: XCTestCase {
                        "R:11: views.reconstruct_input applies only with views.ring (any or front)")
         XCTAssertEqual(try loadError(minimal + "\nviews:\n  ring: any\n  reconstruct_inptu: false\n"),
                        "R:12: views.reconstruct_inptu is not a known key (did you mean 'reconstruct_input'?)")
+        // A family that does not use the ring refuses it rather than ignoring it.
+        let probe = try Recipe.load(file: try write(minimal.replacingOccurrences(of: "kind: gslrm\n  width: 64", with: "kind: probe")
+                                                    + "\nviews:\n  ring: front\n"))
+        XCTAssertThrowsError(try TaskCatalog.make(probe)) {
+            XCTAssertTrue("\($0)".hasSuffix(":10: views.ring is 'front', but model.kind 'probe' does not train on the diffusion ring"), "\($0)")
+        }
     }
 
     func testMissingRequiredKeyAndBadYAML() throws {
