@@ -137,22 +137,16 @@ public final class MVDiffusionTask: TrainingTask {
 
         if c.stage == .high, let lowPath = try m.optionalString("low_stage") {
             do {
-                var built: MultiViewDiffusionModel?
-                let frozen = try FrozenModel(name: "low_stage", checkpoint: lowPath) { file in
-                    let low = try MultiViewDiffusionModel.load(file)
-                    built = low
-                    return low
-                }
-                guard let low = built else { throw TrainingError("low stage not built") }
-                guard low.configuration.stage == .low, low.configuration.imageSize == c.lowResolutionSize,
-                      low.configuration.viewAzimuthsDegrees == c.viewAzimuthsDegrees else {
-                    throw TrainingError("is a \(low.configuration.stage.rawValue)-stage model at \(low.configuration.imageSize)² for views "
-                                        + "\(low.configuration.viewAzimuthsDegrees); the high stage needs the low stage at "
-                                        + "\(c.lowResolutionSize ?? 0)² for views \(c.viewAzimuthsDegrees)")
+                let frozen = try FrozenModel(name: "low_stage", checkpoint: lowPath) { try MultiViewDiffusionModel.load($0) }
+                let low = frozen.module as! MultiViewDiffusionModel
+                _ = try MultiViewPipeline(low: low, high: network, vae: vae)
+                // The low stage's latents must be decoded by the VAE it was trained in.
+                let lowVAE = try FrozenModelSources.read(try frozen.source.open())["vae"]
+                guard lowVAE?.sha256 == vaeModel.source.sha256 else {
+                    throw TrainingError("was trained in the VAE \(lowVAE?.path ?? "(none recorded)"), not in model.vae "
+                                        + "(\(vaeModel.source.path)); both stages must share one latent space")
                 }
                 lowStage = (low, frozen)
-            } catch let error as RecipeError {
-                throw error
             } catch {
                 throw m.error("low_stage", nil, "\(error)")
             }
@@ -216,19 +210,12 @@ public final class MVDiffusionTask: TrainingTask {
 
     /// The views generated for a batch's condition views, as images in [0, 1] [B·V, 3, H, W].
     func generate(_ conditionImages: Tensor, targets: Tensor, rng: inout Philox) throws -> Tensor {
-        let condition = vae.scaledLatents(ofImages: conditionImages)
-        var lowResolution: Tensor? = nil
-        if network.configuration.stage == .high {
-            if let low = lowStage?.model {
-                let l = network.configuration.lowResolutionSize!, size = network.configuration.imageSize
-                let lowCondition = vae.scaledLatents(ofImages: conditionImages.resizedBilinear(height: l, width: l))
-                let lowViews = vae.images(fromScaledLatents: try low.sample(condition: lowCondition, sampling: evaluationSampling, rng: &rng))
-                lowResolution = vae.scaledLatents(ofImages: clamp(lowViews.resizedBilinear(height: size, width: size), min: 0, max: 1))
-            } else {
-                lowResolution = degradedLatents(targets)
-            }
+        if let low = lowStage?.model {
+            return try MultiViewPipeline(low: low, high: network, vae: vae).generate(conditionImages, sampling: evaluationSampling, rng: &rng).views
         }
-        let latents = try network.sample(condition: condition, lowResolution: lowResolution, sampling: evaluationSampling, rng: &rng)
+        let lowResolution = network.configuration.stage == .high ? degradedLatents(targets) : nil
+        let latents = try network.sample(condition: vae.scaledLatents(ofImages: conditionImages), lowResolution: lowResolution,
+                                         sampling: evaluationSampling, rng: &rng)
         return vae.images(fromScaledLatents: latents)
     }
 

@@ -44,50 +44,15 @@ struct GenerateCommand: ParsableCommand {
             throw ValidationError("--\(error.key) \(error.message)")
         }
         let started = Date()
-        let (low, lowFile) = try Self.load(checkpoint, option: "--checkpoint", weights: weights)
-        guard low.configuration.stage == .low else {
-            throw ValidationError("--checkpoint \(lowFile) is a \(low.configuration.stage.rawValue)-stage model; give the low stage as "
-                                  + "--checkpoint and the high stage as --high")
-        }
-        var highStage: MultiViewDiffusionModel?
-        if let high {
-            let (model, file) = try Self.load(high, option: "--high", weights: weights)
-            guard model.configuration.stage == .high else {
-                throw ValidationError("--high \(file) is a low-stage model (its views are \(model.configuration.imageSize)², no two-stage "
-                                      + "process); give a model.kind mvdiffusion run with stage: high")
-            }
-            guard model.configuration.lowResolutionSize == low.configuration.imageSize,
-                  model.configuration.viewAzimuthsDegrees == low.configuration.viewAzimuthsDegrees else {
-                throw ValidationError("--high \(file) continues a low stage at \(model.configuration.lowResolutionSize ?? 0)² with views "
-                                      + "\(model.configuration.viewAzimuthsDegrees); --checkpoint generates \(low.configuration.imageSize)² "
-                                      + "views \(low.configuration.viewAzimuthsDegrees)")
-            }
-            highStage = model
-        }
-        let autoencoder = try Self.frozenVAE(of: lowFile, override: vae)
-        let final = highStage ?? low, size = final.configuration.imageSize
-        let (portrait, portraitAzimuth, truth) = try readPortrait(size: size)
+        let pipeline = try Self.pipeline(low: checkpoint, high: high, weights: weights, vae: vae)
+        let size = pipeline.imageSize
+        let (portrait, portraitAzimuth, truth) = try readPortrait(offsets: pipeline.viewAzimuthsDegrees, size: size)
         let loaded = Date()
-
         var rng = Philox(seed: seed, stream: 0x67656e)
-        let lowSize = low.configuration.imageSize
-        let lowViews = try withoutGradients {
-            let condition = autoencoder.scaledLatents(ofImages: portrait.resizedBilinear(height: lowSize, width: lowSize))
-            return autoencoder.images(fromScaledLatents: try low.sample(condition: condition, sampling: sampling, rng: &rng))
-        }
-        let lowDone = Date()
-        var views = lowViews
-        if let highStage {
-            views = try withoutGradients {
-                let upsampled = clamp(lowViews.resizedBilinear(height: size, width: size), min: 0, max: 1)
-                let latents = try highStage.sample(condition: autoencoder.scaledLatents(ofImages: portrait),
-                                                   lowResolution: autoencoder.scaledLatents(ofImages: upsampled), sampling: sampling, rng: &rng)
-                return autoencoder.images(fromScaledLatents: latents)
-            }
-        }
-        let done = Date()
+        let output = try pipeline.generate(portrait, sampling: sampling, rng: &rng)
+        let views = output.views
 
-        let azimuths = final.configuration.viewAzimuthsDegrees.map { portraitAzimuth + $0 }
+        let azimuths = pipeline.viewAzimuthsDegrees.map { portraitAzimuth + $0 }
         let cameras = azimuths.map { OrbitRig.camera(azimuthDegrees: $0, elevationDegrees: 0, width: size, height: size) }
         try FileManager.default.createDirectory(atPath: path("images"), withIntermediateDirectories: true)
         for v in 0..<cameras.count { try writeRGB(item(views, v), to: path(CameraFrame.imagePath(view: v))) }
@@ -106,22 +71,44 @@ struct GenerateCommand: ParsableCommand {
         if let truth { sheet.append([Tensor(repeating: 1, shape: [3, size, size])] + (0..<cameras.count).map { truth[$0] ?? Tensor(repeating: 0.15, shape: [3, size, size]) }) }
         try ImageGrid.write(sheet, to: path("sheet.png"))
         let report: [String: Any] = [
-            "checkpoint": lowFile, "high": high as Any, "steps": steps, "guidance": guidance, "eta": eta, "seed": seed,
+            "checkpoint": checkpoint, "high": high ?? NSNull(), "steps": steps, "guidance": guidance, "eta": eta, "seed": seed,
             "resolution": size, "portrait_azimuth_degrees": portraitAzimuth, "views": perView,
-            "seconds": ["load": loaded.timeIntervalSince(started), "low_stage": lowDone.timeIntervalSince(loaded),
-                        "high_stage": done.timeIntervalSince(lowDone)],
+            "seconds": ["load": loaded.timeIntervalSince(started), "low_stage": output.lowSeconds, "high_stage": output.highSeconds],
         ]
         try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path("metrics.json")))
         let scored = perView.compactMap { $0["psnr"] as? Double }
-        print(String(format: "%@: %d views at %d² in %.1f s (low %.1f s, high %.1f s)", out, cameras.count, size, done.timeIntervalSince(loaded),
-                     lowDone.timeIntervalSince(loaded), done.timeIntervalSince(lowDone))
+        print(String(format: "%@: %d views at %d² in %.1f s (low %.1f s, high %.1f s)", out, cameras.count, size,
+                     output.lowSeconds + output.highSeconds, output.lowSeconds, output.highSeconds)
               + (scored.isEmpty ? "" : String(format: "; PSNR %.2f dB over %d views with ground truth", scored.reduce(0, +) / Double(scored.count), scored.count)))
     }
 
     func path(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
 
+    /// The stages named by `--checkpoint` / `--high` and the VAE they were trained in.
+    static func pipeline(low: String, high: String?, weights: WeightsChoice, vae override: String?) throws -> MultiViewPipeline {
+        let (lowModel, lowFile) = try load(low, option: "--checkpoint", weights: weights)
+        let lowVAE = try FrozenModelSources.read(lowFile)["vae"]
+        var highModel: MultiViewDiffusionModel?
+        if let high {
+            let (model, file) = try load(high, option: "--high", weights: weights)
+            let highVAE = try FrozenModelSources.read(file)["vae"]
+            guard highVAE?.sha256 == lowVAE?.sha256 else {
+                throw ValidationError("--high \(file.path) was trained in the VAE \(highVAE?.path ?? "(none recorded)"), --checkpoint in "
+                                      + "\(lowVAE?.path ?? "(none recorded)"): the stages must share one latent space")
+            }
+            highModel = model
+        }
+        let frozen = try FrozenModelSources.resolve(lowFile, overrides: override.map { ["vae": $0] } ?? [:])
+        guard let vaeFile = frozen["vae"] else { throw ValidationError("\(lowFile.path) records no frozen 'vae'") }
+        do {
+            return try MultiViewPipeline(low: lowModel, high: highModel, vae: try AutoencoderKL.load(vaeFile))
+        } catch let error as MultiViewPipelineError {
+            throw ValidationError("--checkpoint \(low)" + (high.map { " --high \($0)" } ?? "") + ": \(error.message)")
+        }
+    }
+
     /// A multi-view model and the weights file it came from.
-    static func load(_ path: String, option: String, weights: WeightsChoice) throws -> (MultiViewDiffusionModel, String) {
+    static func load(_ path: String, option: String, weights: WeightsChoice) throws -> (MultiViewDiffusionModel, SafetensorsFile) {
         let checkpoint = try CheckpointDirectory.resolve(path: path)
         let (name, _) = try weights.file(in: checkpoint)
         let file = try checkpoint.safetensors(name)
@@ -129,20 +116,12 @@ struct GenerateCommand: ParsableCommand {
             throw ValidationError("\(option) \(file.path) is a '\(file.metadata["model"] ?? "unknown")' checkpoint, not a multi-view "
                                   + "diffusion model (model.kind mvdiffusion)")
         }
-        return (try MultiViewDiffusionModel.load(file), file.path)
-    }
-
-    /// The VAE a diffusion checkpoint was trained in (its `frozen_models` record, or `override`).
-    static func frozenVAE(of weightsFile: String, override: String?) throws -> AutoencoderKL {
-        let file = try SafetensorsFile(contentsOf: URL(fileURLWithPath: weightsFile))
-        let frozen = try FrozenModelSources.resolve(file, overrides: override.map { ["vae": $0] } ?? [:])
-        guard let vae = frozen["vae"] else { throw ValidationError("\(weightsFile) records no frozen 'vae'") }
-        return try AutoencoderKL.load(vae)
+        return (try MultiViewDiffusionModel.load(file), file)
     }
 
     /// The portrait [1, 3, size, size] on white, its azimuth, and the ground truth per generated
     /// view when it comes from a subject that has those views.
-    func readPortrait(size: Int) throws -> (Tensor, Double, [Int: Tensor]?) {
+    func readPortrait(offsets: [Double], size: Int) throws -> (Tensor, Double, [Int: Tensor]?) {
         switch (image, input) {
         case (let file?, nil):
             guard view == nil else { throw ValidationError("--view goes with --input, not --image") }
@@ -158,7 +137,7 @@ struct GenerateCommand: ParsableCommand {
             let portraitAzimuth = atan2(centre.x, -centre.y) * 180 / .pi
             var truth: [Int: Tensor] = [:]
             // The subject's view at each generated camera (same direction within half a degree), if any.
-            for (k, offset) in (try finalOffsets()).enumerated() {
+            for (k, offset) in offsets.enumerated() {
                 let a = (portraitAzimuth + offset) * .pi / 180
                 let wanted = SIMD3<Double>(sin(a), -cos(a), 0)
                 if let match = cameras.indices.first(where: { i in
@@ -170,11 +149,6 @@ struct GenerateCommand: ParsableCommand {
         default:
             throw ValidationError("give the portrait as --image PNG or as --input SUBJECT --view K (one of them)")
         }
-    }
-
-    /// The generated views' azimuths relative to the portrait.
-    func finalOffsets() throws -> [Double] {
-        try Self.load(high ?? checkpoint, option: high == nil ? "--checkpoint" : "--high", weights: weights).0.configuration.viewAzimuthsDegrees
     }
 
     /// A square RGB(A) PNG as [1, 3, size, size] on white; other shapes are refused by name.

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Datasets
+import Diffusion
+import Foundation
+import Tensors
+
+extension ViewSelection.RingCondition: ExpressibleByArgument {}
+
+/// The multi-view diffusion model (one or both stages) scored on a ring dataset's held-out
+/// subjects exactly as `data-tools baselines` scores its baselines: the condition view at α drawn
+/// by the ring selection (epoch 0, `--selection-seed`), the six targets composited on white,
+/// PSNR/SSIM per view, view 0 apart from the novel views. With `--high`, the low stage's views
+/// upsampled are scored too (what the high stage adds).
+struct EvaluateViewsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate-views",
+        abstract: "Score a multi-view diffusion model's generated views on a dataset's held-out subjects.",
+        discussion: """
+            Writes OUT/metrics.json (per view and averaged: PSNR, SSIM; `low_upsampled` beside the final stage \
+            when --high is given; seconds per subject) and OUT/sheets.png (condition | generated | ground truth, \
+            the first 8 subjects). The dataset's views must have the final stage's size.
+            """)
+
+    @Option(help: "The low (or only) stage: a model.kind mvdiffusion run or step folder.") var checkpoint: String
+    @Option(help: "The high stage, a run or step folder.") var high: String?
+    @Option(help: "A converted ring dataset (data-tools convert); its held-out split is scored.") var dataset: String
+    @Option(help: "How α is drawn: any or front (as the baselines).") var condition: ViewSelection.RingCondition = .any
+    @Option(help: "Seed of the α draws (data-tools baselines --seed).") var selectionSeed: UInt64 = 0
+    @Option(help: "Score only the first N held-out subjects.") var subjects: Int?
+    @Option(help: "DDIM steps per stage.") var steps: Int = 50
+    @Option(help: "Classifier-free guidance scale (1 = none).") var guidance: Float = 3
+    @Option(help: "DDIM η.") var eta: Float = 1
+    @Option(help: "Random seed of the sampler.") var seed: UInt64 = 0
+    @Option(help: "Which weights: auto, ema or model.") var weights: WeightsChoice = .auto
+    @Option(help: "Where the frozen VAE lives now, if it moved.") var vae: String?
+    @Option(help: "Output folder.") var out: String
+
+    func run() throws {
+        let sampling = MultiViewDiffusionModel.Sampling(steps: steps, guidance: guidance, eta: eta)
+        do { try sampling.validate() } catch let error as DiffusionConfigurationError {
+            throw ValidationError("--\(error.key) \(error.message)")
+        }
+        let pipeline = try GenerateCommand.pipeline(low: checkpoint, high: high, weights: weights, vae: vae)
+        let heldOut = try ShardedDataset(dataset, split: IdentitySplit.validation)
+        let size = pipeline.imageSize
+        guard heldOut.width == size, heldOut.height == size else {
+            throw ValidationError("--dataset \(dataset) holds \(heldOut.width)×\(heldOut.height) views; the model generates \(size)²")
+        }
+        let reconstructInput = pipeline.viewAzimuthsDegrees.first == 0
+        let assembler = BatchAssembler(dataset: heldOut, selection: .ring(condition: condition, reconstructInput: reconstructInput),
+                                       background: .white, seed: selectionSeed)
+        let count = min(subjects ?? heldOut.count, heldOut.count)
+        let v = pipeline.views
+        var final = Scores(views: v), lowUpsampled = Scores(views: v), rows: [[Tensor]] = [], seconds: [Double] = []
+        var scratch = [UInt8]()
+        var rng = Philox(seed: seed, stream: 0x65766c)
+        for sample in 0..<count {
+            let batch = try assembler.assemble([sample], cursor: .init(), next: .init(), scratch: &scratch)
+            let images = batch.images.reshaped([v + 1, 3, size, size])
+            let portrait = images.sliced(axis: 0, range: 0..<1), targets = images.sliced(axis: 0, range: 1..<(v + 1))
+            let output = try pipeline.generate(portrait, sampling: sampling, rng: &rng)
+            seconds.append(output.lowSeconds + output.highSeconds)
+            final.add(output.views, targets)
+            if pipeline.high != nil {
+                lowUpsampled.add(clamp(output.lowViews.resizedBilinear(height: size, width: size), min: 0, max: 1), targets)
+            }
+            if rows.count < 8 { rows.append([item(portrait, 0)] + (0..<v).map { item(output.views, $0) } + (0..<v).map { item(targets, $0) }) }
+            FileHandle.standardError.write(Data(String(format: "  %d/%d: novel PSNR %.2f dB so far\n", sample + 1, count,
+                                                       final.novel(reconstructInput).psnr).utf8))
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try ImageGrid.write(rows, to: (out as NSString).appendingPathComponent("sheets.png"))
+        var report: [String: Any] = [
+            "checkpoint": checkpoint, "high": high ?? NSNull(), "dataset": dataset, "held_out_subjects": count,
+            "condition": condition.rawValue, "selection_seed": selectionSeed, "steps": steps, "guidance": guidance, "eta": eta,
+            "seed": seed, "resolution": size, "target_offsets_degrees": pipeline.viewAzimuthsDegrees,
+            "seconds_per_subject": seconds.reduce(0, +) / Double(max(count, 1)),
+            "final": final.report(reconstructInput),
+        ]
+        if pipeline.high != nil { report["low_upsampled"] = lowUpsampled.report(reconstructInput) }
+        try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+            .write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("metrics.json")))
+        let novel = final.novel(reconstructInput)
+        print(String(format: "%@: %d held-out subjects; novel views PSNR %.2f dB, SSIM %.4f", out, count, novel.psnr, novel.ssim)
+              + (reconstructInput ? String(format: "; input view PSNR %.2f dB, SSIM %.4f", final.mean(0).psnr, final.mean(0).ssim) : "")
+              + (pipeline.high != nil ? String(format: "; low stage upsampled: novel %.2f dB", lowUpsampled.novel(reconstructInput).psnr) : ""))
+    }
+
+    /// Running sums of PSNR and SSIM per view.
+    struct Scores {
+        var psnr: [Double], ssim: [Double], count = 0
+        init(views: Int) { psnr = Array(repeating: 0, count: views); ssim = psnr }
+
+        mutating func add(_ generated: Tensor, _ targets: Tensor) {
+            for k in 0..<psnr.count {
+                let (a, b) = (generated.sliced(axis: 0, range: k..<(k + 1)), targets.sliced(axis: 0, range: k..<(k + 1)))
+                psnr[k] += Tensors.psnr(a, b)
+                ssim[k] += 1 - Double(ssimLoss(a, b).item)
+            }
+            count += 1
+        }
+
+        func mean(_ k: Int) -> (psnr: Double, ssim: Double) { (psnr[k] / Double(max(count, 1)), ssim[k] / Double(max(count, 1))) }
+
+        /// The views not at the input camera (all but view 0 when the model reconstructs its input).
+        func novel(_ reconstructInput: Bool) -> (psnr: Double, ssim: Double) {
+            let views = reconstructInput ? Array(1..<psnr.count) : Array(0..<psnr.count)
+            let means = views.map(mean)
+            return (means.map(\.psnr).reduce(0, +) / Double(views.count), means.map(\.ssim).reduce(0, +) / Double(views.count))
+        }
+
+        func report(_ reconstructInput: Bool) -> [String: Any] {
+            var out: [String: Any] = ["per_view": (0..<psnr.count).map { ["psnr": mean($0).psnr, "ssim": mean($0).ssim] },
+                                      "novel_views": ["psnr": novel(reconstructInput).psnr, "ssim": novel(reconstructInput).ssim]]
+            if reconstructInput { out["input_view"] = ["psnr": mean(0).psnr, "ssim": mean(0).ssim] }
+            return out
+        }
+    }
+}
