@@ -34,6 +34,13 @@ final class UNet2DConditionModelTests: XCTestCase {
                         views: views, multiView: mode)
         let m = mode.rawValue
         assertRelativelyClose(out, r["\(m).output"]!, "\(label) \(m) output")
+        // The other modes' references are far off (about 2e-2 here, against 4e-7 for the right
+        // one), so a mode mixed up with another cannot pass.
+        for other in MultiViewAttention.allCases where other != mode {
+            guard let theirs = r["\(other.rawValue).output"] else { continue }
+            let (error, magnitude) = largestError(out, theirs)
+            XCTAssertGreaterThan(error / magnitude, 1e-3, "\(label): \(m) output is indistinguishable from \(other.rawValue)'s")
+        }
         Tape.shared.backward((out * r["probe"]!).sum())
         assertRelativelyClose(try XCTUnwrap(Tape.shared.gradient(of: sample)), r["\(m).grad.sample"]!, "\(label) \(m) d/d sample")
         assertRelativelyClose(try XCTUnwrap(Tape.shared.gradient(of: states)), r["\(m).grad.encoder_hidden_states"]!,
