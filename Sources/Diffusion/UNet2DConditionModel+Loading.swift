@@ -65,6 +65,21 @@ extension UNet2DConditionModel {
         return (model, file)
     }
 
+    /// Whether `path` holds a UNet: a diffusers folder whose config.json names
+    /// UNet2DConditionModel, or a Relief run / step folder / `latest` whose weights carry
+    /// `unet_config`. False for anything else, readable or not (loading says why).
+    public static func isStored(at path: String) -> Bool {
+        let url = URL(fileURLWithPath: path), configURL = url.appendingPathComponent(configFileName)
+        if FileManager.default.fileExists(atPath: configURL.path) {
+            struct ClassName: Decodable { let _class_name: String? }
+            let data = try? Data(contentsOf: configURL)
+            return data.flatMap { try? JSONDecoder().decode(ClassName.self, from: $0) }?._class_name == UNet2DConditionConfiguration.className
+        }
+        guard let checkpoint = try? CheckpointDirectory.resolve(path: path),
+              let file = try? DiffusersFolder.weightsFile(checkpoint, preferEMA: false) else { return false }
+        return file.metadata[UNet2DConditionConfiguration.metadataKey] != nil
+    }
+
     /// Writes a folder `UNet2DConditionModel.from_pretrained` reads: config.json and the weights.
     public func save(folder: URL) throws {
         try DiffusersFolder.write(folder, configuration: configuration.json(), weights: weights(), fail: UNet2DConditionLoadError.init)

@@ -198,6 +198,29 @@ final class UNet2DConditionModelTests: XCTestCase {
         XCTAssertEqual(a.keys.sorted(), diffusersNames)
     }
 
+    /// A Relief checkpoint carries the configuration in its weights' metadata (`unet_config`);
+    /// `isStored(at:)` (what `relief-infer export` asks) tells it and diffusers folders from VAEs.
+    func testReliefCheckpointsLoadAndAreToldFromVAEs() throws {
+        let model = try UNet2DConditionModel.load(folder: try fixtureURL("unet-small"))
+        let run = FileManager.default.temporaryDirectory.appendingPathComponent("unet-run-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: run) }
+        try CheckpointDirectory(root: run).commit(step: 5) { staging in
+            try staging.writeSafetensors("model.safetensors", model.weights(),
+                                         metadata: [UNet2DConditionConfiguration.metadataKey: model.configuration.json()])
+        }
+        XCTAssertTrue(UNet2DConditionModel.isStored(at: run.path))
+        XCTAssertTrue(UNet2DConditionModel.isStored(at: try fixtureURL("unet-small").path))
+        XCTAssertFalse(UNet2DConditionModel.isStored(at: try fixtureURL("vae-small").path))
+        XCTAssertFalse(UNet2DConditionModel.isStored(at: run.appendingPathComponent("missing").path))
+        let (loaded, source) = try UNet2DConditionModel.load(path: run.path)
+        XCTAssertTrue(source.hasSuffix("model.safetensors"), source)
+        XCTAssertEqual(loaded.configuration, model.configuration)
+        let (a, b) = (model.weights(), loaded.weights())
+        for (k, v) in a { XCTAssertEqual(b[k]?.scalars, v.scalars, k) }
+        XCTAssertThrowsError(try UNet2DConditionModel.load(try SafetensorsFile(contentsOf: try fixtureURL("vae-small")
+            .appendingPathComponent(AutoencoderKL.weightsFileName)))) { XCTAssertTrue("\($0)".contains("no 'unet_config' metadata"), "\($0)") }
+    }
+
     func testBadCheckpointsNameTheFile() throws {
         let source = try fixtureURL("unet-small")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unet-bad-\(UUID().uuidString)")
