@@ -39,14 +39,24 @@ extension UNet2DConditionModel {
         return try make(configuration, weights: try file.tensors(), file: file.path)
     }
 
-    /// Loads a Relief weights file whose metadata holds the configuration (`unet_config`).
+    /// The module name a larger model gives its UNet (the multi-view diffusion model's `unet.`).
+    public static let nestedPrefix = "unet."
+
+    /// Loads a Relief weights file whose metadata holds the configuration (`unet_config`): a UNet
+    /// alone, or a larger model holding it under `unet.` (its other weights are left out).
     public static func load(_ file: SafetensorsFile) throws -> UNet2DConditionModel {
         let key = UNet2DConditionConfiguration.metadataKey
         guard let json = file.metadata[key] else {
             throw UNet2DConditionLoadError(file: file.path, "no '\(key)' metadata; not a UNet checkpoint (model: \(file.metadata["model"] ?? "unknown"))")
         }
         let configuration = try UNet2DConditionConfiguration(json: Data(json.utf8), source: file.path + " metadata '\(key)'")
-        return try make(configuration, weights: try file.tensors(), file: file.path)
+        var weights = try file.tensors()
+        if weights["conv_in.weight"] == nil, weights[nestedPrefix + "conv_in.weight"] != nil {
+            weights = Dictionary(uniqueKeysWithValues: weights.compactMap { name, tensor in
+                name.hasPrefix(nestedPrefix) ? (String(name.dropFirst(nestedPrefix.count)), tensor) : nil
+            })
+        }
+        return try make(configuration, weights: weights, file: file.path)
     }
 
     /// The EMA weights of `checkpoint` when it has them (and `preferEMA`), else its model weights.

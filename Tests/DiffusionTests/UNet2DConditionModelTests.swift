@@ -217,6 +217,15 @@ final class UNet2DConditionModelTests: XCTestCase {
         XCTAssertEqual(loaded.configuration, model.configuration)
         let (a, b) = (model.weights(), loaded.weights())
         for (k, v) in a { XCTAssertEqual(b[k]?.scalars, v.scalars, k) }
+        // A larger model holding the UNet under `unet.` (the multi-view diffusion model) gives its UNet.
+        var nested: [String: Tensor] = ["condition_encoder.conv_in.weight": Tensor(zeros: [2, 2])]
+        for (k, v) in a { nested[UNet2DConditionModel.nestedPrefix + k] = v }
+        try CheckpointDirectory(root: run).commit(step: 6) { staging in
+            try staging.writeSafetensors("model.safetensors", nested,
+                                         metadata: [UNet2DConditionConfiguration.metadataKey: model.configuration.json()])
+        }
+        let (inner, _) = try UNet2DConditionModel.load(path: run.path)
+        XCTAssertEqual(inner.weights()["conv_out.weight"]?.scalars, a["conv_out.weight"]?.scalars)
         XCTAssertThrowsError(try UNet2DConditionModel.load(try SafetensorsFile(contentsOf: try fixtureURL("vae-small")
             .appendingPathComponent(AutoencoderKL.weightsFileName)))) { XCTAssertTrue("\($0)".contains("no 'unet_config' metadata"), "\($0)") }
     }
