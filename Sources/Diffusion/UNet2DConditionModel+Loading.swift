@@ -39,14 +39,24 @@ extension UNet2DConditionModel {
         return try make(configuration, weights: try file.tensors(), file: file.path)
     }
 
-    /// Loads a Relief weights file whose metadata holds the configuration (`unet_config`).
+    /// The module name a larger model gives its UNet (the multi-view diffusion model's `unet.`).
+    public static let nestedPrefix = "unet."
+
+    /// Loads a Relief weights file whose metadata holds the configuration (`unet_config`): a UNet
+    /// alone, or a larger model holding it under `unet.` (its other weights are left out).
     public static func load(_ file: SafetensorsFile) throws -> UNet2DConditionModel {
         let key = UNet2DConditionConfiguration.metadataKey
         guard let json = file.metadata[key] else {
             throw UNet2DConditionLoadError(file: file.path, "no '\(key)' metadata; not a UNet checkpoint (model: \(file.metadata["model"] ?? "unknown"))")
         }
         let configuration = try UNet2DConditionConfiguration(json: Data(json.utf8), source: file.path + " metadata '\(key)'")
-        return try make(configuration, weights: try file.tensors(), file: file.path)
+        var weights = try file.tensors()
+        if weights["conv_in.weight"] == nil, weights[nestedPrefix + "conv_in.weight"] != nil {
+            weights = Dictionary(uniqueKeysWithValues: weights.compactMap { name, tensor in
+                name.hasPrefix(nestedPrefix) ? (String(name.dropFirst(nestedPrefix.count)), tensor) : nil
+            })
+        }
+        return try make(configuration, weights: weights, file: file.path)
     }
 
     /// The EMA weights of `checkpoint` when it has them (and `preferEMA`), else its model weights.
@@ -63,6 +73,21 @@ extension UNet2DConditionModel {
         }
         let (model, file) = try load(try CheckpointDirectory.resolve(path: path), preferEMA: preferEMA)
         return (model, file)
+    }
+
+    /// Whether `path` holds a UNet: a diffusers folder whose config.json names
+    /// UNet2DConditionModel, or a Relief run / step folder / `latest` whose weights carry
+    /// `unet_config`. False for anything else, readable or not (loading says why).
+    public static func isStored(at path: String) -> Bool {
+        let url = URL(fileURLWithPath: path), configURL = url.appendingPathComponent(configFileName)
+        if FileManager.default.fileExists(atPath: configURL.path) {
+            struct ClassName: Decodable { let _class_name: String? }
+            let data = try? Data(contentsOf: configURL)
+            return data.flatMap { try? JSONDecoder().decode(ClassName.self, from: $0) }?._class_name == UNet2DConditionConfiguration.className
+        }
+        guard let checkpoint = try? CheckpointDirectory.resolve(path: path),
+              let file = try? DiffusersFolder.weightsFile(checkpoint, preferEMA: false) else { return false }
+        return file.metadata[UNet2DConditionConfiguration.metadataKey] != nil
     }
 
     /// Writes a folder `UNet2DConditionModel.from_pretrained` reads: config.json and the weights.

@@ -198,6 +198,38 @@ final class UNet2DConditionModelTests: XCTestCase {
         XCTAssertEqual(a.keys.sorted(), diffusersNames)
     }
 
+    /// A Relief checkpoint carries the configuration in its weights' metadata (`unet_config`);
+    /// `isStored(at:)` (what `relief-infer export` asks) tells it and diffusers folders from VAEs.
+    func testReliefCheckpointsLoadAndAreToldFromVAEs() throws {
+        let model = try UNet2DConditionModel.load(folder: try fixtureURL("unet-small"))
+        let run = FileManager.default.temporaryDirectory.appendingPathComponent("unet-run-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: run) }
+        try CheckpointDirectory(root: run).commit(step: 5) { staging in
+            try staging.writeSafetensors("model.safetensors", model.weights(),
+                                         metadata: [UNet2DConditionConfiguration.metadataKey: model.configuration.json()])
+        }
+        XCTAssertTrue(UNet2DConditionModel.isStored(at: run.path))
+        XCTAssertTrue(UNet2DConditionModel.isStored(at: try fixtureURL("unet-small").path))
+        XCTAssertFalse(UNet2DConditionModel.isStored(at: try fixtureURL("vae-small").path))
+        XCTAssertFalse(UNet2DConditionModel.isStored(at: run.appendingPathComponent("missing").path))
+        let (loaded, source) = try UNet2DConditionModel.load(path: run.path)
+        XCTAssertTrue(source.hasSuffix("model.safetensors"), source)
+        XCTAssertEqual(loaded.configuration, model.configuration)
+        let (a, b) = (model.weights(), loaded.weights())
+        for (k, v) in a { XCTAssertEqual(b[k]?.scalars, v.scalars, k) }
+        // A larger model holding the UNet under `unet.` (the multi-view diffusion model) gives its UNet.
+        var nested: [String: Tensor] = ["condition_encoder.conv_in.weight": Tensor(zeros: [2, 2])]
+        for (k, v) in a { nested[UNet2DConditionModel.nestedPrefix + k] = v }
+        try CheckpointDirectory(root: run).commit(step: 6) { staging in
+            try staging.writeSafetensors("model.safetensors", nested,
+                                         metadata: [UNet2DConditionConfiguration.metadataKey: model.configuration.json()])
+        }
+        let (inner, _) = try UNet2DConditionModel.load(path: run.path)
+        XCTAssertEqual(inner.weights()["conv_out.weight"]?.scalars, a["conv_out.weight"]?.scalars)
+        XCTAssertThrowsError(try UNet2DConditionModel.load(try SafetensorsFile(contentsOf: try fixtureURL("vae-small")
+            .appendingPathComponent(AutoencoderKL.weightsFileName)))) { XCTAssertTrue("\($0)".contains("no 'unet_config' metadata"), "\($0)") }
+    }
+
     func testBadCheckpointsNameTheFile() throws {
         let source = try fixtureURL("unet-small")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unet-bad-\(UUID().uuidString)")

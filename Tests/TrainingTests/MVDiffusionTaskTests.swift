@@ -3,6 +3,7 @@ import Datasets
 import Diffusion
 import Distributed
 import Foundation
+import Splatting
 import Synthesis
 import Tensors
 import TestSupport
@@ -207,6 +208,6 @@ final class MVDiffusionTaskTests: XCTestCase {
         XCTAssertTrue(error("  multiview_attention: full").contains("model.multiview_attention is 'full'; expected one of dense, sparse, none"))
         XCTAssertTrue(error("  drop_embedding: 0.6\n  drop_both: 0.6").contains("model.drop_latent makes the dropout probabilities sum to"))
         XCTAssertTrue(error("", overrides: ["model.vae=/nonexistent"]).contains("model.vae cannot be loaded"))
-        XCTAssertTrue(error("", overrides: ["model.unet.block_out_channels=[16, 32, 32, 32]"]).contains("latent side must be a multiple of 8"))
+        XCTAssertTrue(error("", overrides: ["model.unet.block_out_channels=[16, 32, 32, 32, 32]"]).contains("latent side must be a multiple of 16"))
     }
 }
