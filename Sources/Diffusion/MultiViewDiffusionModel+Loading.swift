@@ -27,12 +27,4 @@ extension MultiViewDiffusionModel {
         }
         return model
     }
-
-    /// A run folder, step folder or `latest`: its EMA weights when it has them and `preferEMA`.
-    public static func load(path: String, preferEMA: Bool = true) throws -> (model: MultiViewDiffusionModel, source: String) {
-        let checkpoint = try CheckpointDirectory.resolve(path: path)
-        let name = preferEMA && checkpoint.fileNames.contains("ema.safetensors") ? "ema.safetensors" : "model.safetensors"
-        let file = try checkpoint.safetensors(name)
-        return (try load(file), file.path)
-    }
 }
