@@ -12,8 +12,9 @@ import Tensors
 /// reconstruction is off). v-prediction with one timestep per sample shared by its views,
 /// Min-SNR-γ weighting (v divides by SNR + 1), classifier-free-guidance dropout drawn once per
 /// sample (FaceLift's: embedding, embedding + latent, latent). Stage `high` trains the two-stage
-/// residual process towards n = ξ1·ε + ξ2·j̄, j̄ from the ground truth degraded to the low
-/// stage's size (`low_resolution: degraded`). Evaluation samples the views on held-out subjects
+/// residual process towards n = ξ1·ε + ξ2·j̄, j̄ the upsampled latents of the low stage's real
+/// outputs on the training subjects (`low_resolution: generated`, written by `relief-infer
+/// low-stage-outputs`) or of the ground truth degraded to its size (`degraded`). Evaluation samples the views on held-out subjects
 /// (DDIM, guidance) and scores each view against the ground truth, the input view apart.
 /// Keys: see recipes/README.md.
 public final class MVDiffusionTask: TrainingTask {
@@ -23,6 +24,8 @@ public final class MVDiffusionTask: TrainingTask {
     /// The low stage, for a high-stage evaluation of the whole chain (optional).
     let lowStage: (model: MultiViewDiffusionModel, frozen: FrozenModel)?
     let schedule: NoiseSchedule
+    /// The low stage's real outputs on the training subjects (`low_resolution: generated`).
+    var lowStageOutputs: LowStageOutputs?
     /// The high stage's two-stage residual process (nil for the low stage).
     let residual: TwoStageResidualProcess?
     let weighting: LossWeighting
@@ -45,7 +48,8 @@ public final class MVDiffusionTask: TrainingTask {
                      "v-prediction, " + (weighting == .uniform ? "uniform weights" : "Min-SNR weights \(weighting)"),
                      "CFG dropout embedding \(dropEmbedding) / both \(dropBoth) / latent \(dropLatent)"]
         if c.stage == .high {
-            parts.append("two-stage residual ξ = (\(c.noiseWeight), \(c.lowResolutionWeight)) from the ground truth degraded to \(c.lowResolutionSize ?? 0)²")
+            parts.append("two-stage residual ξ = (\(c.noiseWeight), \(c.lowResolutionWeight)) from "
+                         + (lowStageOutputs.map { "the low stage's outputs (\($0.lowStage.path))" } ?? "the ground truth degraded to \(c.lowResolutionSize ?? 0)²"))
         }
         return parts.joined(separator: "; ")
     }
@@ -60,7 +64,27 @@ public final class MVDiffusionTask: TrainingTask {
             c.lowResolutionSize = try m.int("low_resolution_size", min: 4)
             c.noiseWeight = Float(try m.double("xi1", default: 0.4, min: 0, exclusiveMin: true))
             c.lowResolutionWeight = Float(try m.double("xi2", default: 0.6, min: 0))
-            _ = try m.string("low_resolution", default: "degraded", oneOf: ["degraded"])
+            if try m.string("low_resolution", default: "degraded", oneOf: ["degraded", "generated"]) == "generated" {
+                let path = try m.string("low_resolution_outputs")
+                do {
+                    let outputs = try LowStageOutputs.read(path)
+                    let train = try ShardedDataset(recipe.data.train, split: IdentitySplit.train)
+                    let subjects = (0..<train.count).map(train.subject)
+                    guard outputs.subjects == subjects else {
+                        throw TrainingError("holds the outputs of \(outputs.subjects.count) subjects of \(outputs.dataset) (\(outputs.split)); "
+                                            + "data.train's training split has \(subjects.count) others (or in another order): "
+                                            + "run relief-infer low-stage-outputs on it")
+                    }
+                    guard outputs.size == c.lowResolutionSize else {
+                        throw TrainingError("holds \(outputs.size)² views; model.low_resolution_size is \(c.lowResolutionSize ?? 0)")
+                    }
+                    lowStageOutputs = outputs
+                } catch let error as RecipeError {
+                    throw error
+                } catch {
+                    throw m.error("low_resolution_outputs", nil, "\(error)")
+                }
+            }
         }
         c.scheduler.rescaleBetasZeroSNR = try m.bool("zero_terminal_snr", default: c.stage == .high)
         c.scheduler.timestepSpacing = try TimestepSpacing(diffusersName: try m.string("timestep_spacing", default: c.stage == .high ? "trailing" : "leading"))
@@ -173,12 +197,29 @@ public final class MVDiffusionTask: TrainingTask {
         return (all.indexSelect(axis: 0, indices: conditions), all.indexSelect(axis: 0, indices: targets))
     }
 
-    /// j̄ for the high stage: the targets degraded to the low stage's size, upsampled back
-    /// (bilinear, in pixel space), as scaled latents.
+    /// j̄ for the high stage: low-resolution views upsampled (bilinear, in pixel space) to this
+    /// stage's size, as scaled latents.
+    func upsampledLatents(_ views: Tensor) -> Tensor {
+        let size = network.configuration.imageSize
+        return vae.scaledLatents(ofImages: clamp(views.resizedBilinear(height: size, width: size), min: 0, max: 1))
+    }
+
+    /// j̄ from the targets degraded to the low stage's size (`low_resolution: degraded`).
     func degradedLatents(_ targets: Tensor) -> Tensor {
-        let low = network.configuration.lowResolutionSize!, size = network.configuration.imageSize
-        let degraded = targets.resizedBilinear(height: low, width: low).resizedBilinear(height: size, width: size)
-        return vae.scaledLatents(ofImages: clamp(degraded, min: 0, max: 1))
+        let low = network.configuration.lowResolutionSize!
+        return upsampledLatents(targets.resizedBilinear(height: low, width: low))
+    }
+
+    /// The low stage's outputs for each sample's subject and condition view [B·V, 3, s, s]; the
+    /// condition's ring position is read from its camera.
+    func generatedLowResolution(_ batch: Batch, _ outputs: LowStageOutputs) -> Tensor {
+        let views = batch.w2c.shape[1]
+        return concat((0..<batch.count).map { b in
+            let w2c = batch.w2c.withUnsafeBufferPointer { Array($0[(b * views * 16)..<(b * views * 16 + 16)]) }
+            let azimuth = DiffusionRing.angles(w2c: w2c[...], view: 0).azimuth
+            let position = Int((azimuth / Float(OrbitRig.ringStepDegrees)).rounded()) % LowStageOutputs.ringPositions
+            return outputs.views(subject: batch.samples[b], position: position)
+        }, axis: 0)
     }
 
     public func loss(on batch: Batch, rng: inout Philox) -> (loss: Tensor, metrics: [String: Double]) {
@@ -186,8 +227,9 @@ public final class MVDiffusionTask: TrainingTask {
         let b = conditionImages.shape[0]
         let (condition, clean, lowResolution) = withoutGradients { () -> (Tensor, Tensor, Tensor?) in
             var posteriorRNG: Philox? = samplePosterior ? rng.derived(1) : nil
-            return (vae.scaledLatents(ofImages: conditionImages), vae.scaledLatents(ofImages: targets, rng: &posteriorRNG),
-                    network.configuration.stage == .high ? degradedLatents(targets) : nil)
+            let lowResolution = network.configuration.stage != .high ? nil
+                : lowStageOutputs.map { upsampledLatents(generatedLowResolution(batch, $0)) } ?? degradedLatents(targets)
+            return (vae.scaledLatents(ofImages: conditionImages), vae.scaledLatents(ofImages: targets, rng: &posteriorRNG), lowResolution)
         }
         let timesteps = (0..<b).map { _ in rng.int(below: schedule.alphasCumprod.count) }
         var noise = Tensor.normal(clean.shape, rng: &rng)

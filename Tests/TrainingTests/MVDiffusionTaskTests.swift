@@ -175,6 +175,36 @@ final class MVDiffusionTaskTests: XCTestCase {
         XCTAssertEqual(try bytes("gen-a"), try bytes("gen-b"))
         XCTAssertNotEqual(try bytes("gen-a"), try bytes("gen-c"))
 
+        // The high stage trained on the low stage's real outputs: written for every training subject and ring view.
+        let outputs = TinyRing.folder + "/low-\(high).safetensors"
+        let (s2, o2) = try Programs.run(infer, ["low-stage-outputs", "--checkpoint", lowRun, "--dataset", TinyRing.folder + "/ring-16",
+                                                "--steps", "2", "--out", outputs])
+        XCTAssertEqual(s2, 0, o2)
+        let written = try LowStageOutputs.read(outputs)
+        let train = try ShardedDataset(TinyRing.folder + "/ring-32", split: IdentitySplit.train)
+        XCTAssertEqual(written.subjects, (0..<train.count).map(train.subject))
+        XCTAssertEqual(written.views.shape, [train.count, 8, 6, 3, 16, 16])
+        let generatedRun = "generated-\(UUID().uuidString)"
+        TinyRing.train(TinyRing.diffusion(run: generatedRun, stage: "high", extra: """
+              low_resolution_size: 16
+              low_resolution: generated
+              low_resolution_outputs: \(outputs)
+            """, steps: 2))
+        XCTAssertTrue(try TinyRing.rows(generatedRun, kind: "train").allSatisfy { ($0["loss"] as? Double)?.isFinite ?? false })
+        // Outputs of other subjects (the held-out split) are refused, naming the file's split.
+        let heldOut = TinyRing.folder + "/low-val-\(high).safetensors"
+        XCTAssertEqual(try Programs.run(infer, ["low-stage-outputs", "--checkpoint", lowRun, "--dataset", TinyRing.folder + "/ring-16",
+                                                "--split", "val", "--steps", "1", "--out", heldOut]).status, 0)
+        let mismatched = try Recipe.load(file: TinyRing.diffusion(run: "mismatch-\(UUID().uuidString)", stage: "high", extra: """
+              low_resolution_size: 16
+              low_resolution: generated
+              low_resolution_outputs: \(heldOut)
+            """))
+        XCTAssertThrowsError(try TaskCatalog.make(mismatched)) {
+            XCTAssertTrue("\($0)".contains("model.low_resolution_outputs holds the outputs of 2 subjects of"), "\($0)")
+            XCTAssertTrue("\($0)".contains("(val); data.train's training split has 4 others"), "\($0)")
+        }
+
         // Bad input, each refused by name.
         let portrait = TinyRing.folder + "/portrait"
         func refusal(_ arguments: [String]) throws -> String {
