@@ -4,16 +4,7 @@ import Layers
 import Tensors
 
 /// A VAE checkpoint that cannot become a model: names the file and why.
-public struct AutoencoderKLLoadError: Error, CustomStringConvertible, LocalizedError {
-    public let file: String
-    public let reason: String
-    public init(file: String, _ reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-    public var description: String { "\(file): \(reason)" }
-    public var errorDescription: String? { description }
-}
+public typealias AutoencoderKLLoadError = DiffusersLoadError
 
 extension AutoencoderKL {
     /// diffusers' folder layout (`save_pretrained`).

@@ -5,7 +5,8 @@ import Foundation
 /// weights (and into its checkpoints' safetensors metadata, `vae_config`). Fields a file leaves
 /// out take diffusers' defaults (older diffusers versions wrote fewer fields); `_class_name` and
 /// `_diffusers_version` are written so that `AutoencoderKL.from_pretrained` accepts the folder.
-public struct AutoencoderKLConfiguration: Codable, Equatable, Sendable {
+public struct AutoencoderKLConfiguration: DiffusersConfiguration, Equatable, Sendable {
+    public typealias Failure = AutoencoderKLConfigurationError
     public var inChannels = 3
     public var outChannels = 3
     public var downBlockTypes = ["DownEncoderBlock2D"]
@@ -141,37 +142,14 @@ public struct AutoencoderKLConfiguration: Codable, Equatable, Sendable {
         }
     }
 
-    /// config.json as diffusers writes it (sorted keys, two-space indentation).
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(self), as: UTF8.self)
-    }
-
     /// Reads and validates a configuration; errors name `source` (a file) and the key.
     public static func fromJSON(_ data: Data, source: String) throws -> AutoencoderKLConfiguration {
-        let configuration: AutoencoderKLConfiguration
-        do {
-            configuration = try JSONDecoder().decode(AutoencoderKLConfiguration.self, from: data)
-        } catch var error as AutoencoderKLConfigurationError {
-            error.source = source
-            throw error
-        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
-            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw AutoencoderKLConfigurationError(key: key, context.debugDescription, source: source)
-        } catch {
-            throw AutoencoderKLConfigurationError(key: "", "is not a JSON object: \(error)", source: source)
-        }
-        do { try configuration.validate() } catch var error as AutoencoderKLConfigurationError {
-            error.source = source
-            throw error
-        }
-        return configuration
+        try decoded(data, source: source)
     }
 }
 
 /// A configuration that describes no model: names the file (when known) and the key.
-public struct AutoencoderKLConfigurationError: Error, CustomStringConvertible, LocalizedError {
+public struct AutoencoderKLConfigurationError: DiffusersConfigurationFailure, CustomStringConvertible, LocalizedError {
     public let key: String
     public let message: String
     public var source: String?

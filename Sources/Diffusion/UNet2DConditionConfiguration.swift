@@ -11,7 +11,8 @@ import Foundation
 /// field is read too and must keep the value that means "off" (`center_input_sample` false,
 /// `addition_embed_type` null, …): a file that switches one on is refused, naming the key,
 /// rather than loaded as a different network.
-public struct UNet2DConditionConfiguration: Codable, Equatable, Sendable {
+public struct UNet2DConditionConfiguration: DiffusersConfiguration, Equatable, Sendable {
+    public typealias Failure = UNet2DConditionConfigurationError
     /// Latent side the model was trained at (diffusers may write null or [h, w]; Relief's UNet
     /// runs at any size divisible by `downsamplingFactor`).
     public var sampleSize: Int?
@@ -271,37 +272,12 @@ public struct UNet2DConditionConfiguration: Codable, Equatable, Sendable {
         }
     }
 
-    /// config.json as diffusers writes it (sorted keys, two-space indentation).
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(self), as: UTF8.self)
-    }
-
     /// Reads and validates a configuration; errors name `source` (a file) and the key.
-    public init(json data: Data, source: String) throws {
-        let configuration: UNet2DConditionConfiguration
-        do {
-            configuration = try JSONDecoder().decode(UNet2DConditionConfiguration.self, from: data)
-        } catch var error as UNet2DConditionConfigurationError {
-            error.source = source
-            throw error
-        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
-            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw UNet2DConditionConfigurationError(key: key, context.debugDescription, source: source)
-        } catch {
-            throw UNet2DConditionConfigurationError(key: "", "is not a JSON object: \(error)", source: source)
-        }
-        do { try configuration.validate() } catch var error as UNet2DConditionConfigurationError {
-            error.source = source
-            throw error
-        }
-        self = configuration
-    }
+    public init(json data: Data, source: String) throws { self = try Self.decoded(data, source: source) }
 }
 
 /// A configuration that describes no model: names the file (when known) and the key.
-public struct UNet2DConditionConfigurationError: Error, CustomStringConvertible, LocalizedError {
+public struct UNet2DConditionConfigurationError: DiffusersConfigurationFailure, CustomStringConvertible, LocalizedError {
     public let key: String
     public let message: String
     public var source: String?

@@ -4,16 +4,7 @@ import Layers
 import Tensors
 
 /// A UNet checkpoint that cannot become a model: names the file and why.
-public struct UNet2DConditionLoadError: Error, CustomStringConvertible, LocalizedError {
-    public let file: String
-    public let reason: String
-    public init(file: String, _ reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-    public var description: String { "\(file): \(reason)" }
-    public var errorDescription: String? { description }
-}
+public typealias UNet2DConditionLoadError = DiffusersLoadError
 
 extension UNet2DConditionModel {
     /// diffusers' folder layout (`save_pretrained`).
