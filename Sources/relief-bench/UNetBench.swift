@@ -28,7 +28,7 @@ struct UNetBench: ParsableCommand {
 
     @Option(help: "Which multi-view diffusion stage's UNet (high or low).") var stage: Stage = .high
     @Option(help: "Multi-view self-attention: dense, sparse or none.") var multiView = "dense"
-    @Option(help: "Samples per step (default: the stage's batch_size_per_rank, high 1, low 2).") var samples: Int?
+    @Option(help: "Samples per step (default: the stage's batch_size_per_rank, high 1, low 2; with --dump, 2).") var samples: Int?
     @Option(help: "Views per sample.") var views = 6
     @Option(help: "Latent height and width (default: the stage's, high 16, low 8; with --checkpoint, its sample_size).") var size: Int?
     @Option(help: "Timed steps per round (after one warm-up).") var iterations = 5
@@ -101,10 +101,11 @@ struct UNetBench: ParsableCommand {
             throw ValidationError("--multi-view \(multiView): expected one of \(MultiViewAttention.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let batch = samples ?? (stage == .high ? 1 : 2)
-        guard batch >= 1, views >= 1 else { throw ValidationError("--samples and --views must be at least 1") }
+        guard samples ?? 1 >= 1, views >= 1 else { throw ValidationError("--samples and --views must be at least 1") }
         if checkpoint != nil || dump != nil {
             guard let checkpoint, let dump else { throw ValidationError("--checkpoint and --dump go together") }
-            return try writeDump(checkpoint: checkpoint, to: dump, samples: batch, mode: mode)
+            // Two samples at least, so the check also sees that views never attend across samples.
+            return try writeDump(checkpoint: checkpoint, to: dump, samples: samples ?? 2, mode: mode)
         }
         let unet = stageConfiguration
         let workload = Workload(unet: unet, samples: batch, views: views, size: size ?? unet.sampleSize!, multiView: mode)
