@@ -118,7 +118,7 @@ struct UNetBench: ParsableCommand {
         let x = workload.inputs(rng: &rng)
         print("unet: UNet2DConditionModel \(stage.rawValue) stage \(unet.blockOutChannels) \(unet.downBlockTypes), "
               + "\(workload.size)² latents, \(batch) samples × \(views) views, multi-view \(mode.rawValue); "
-              + "\(store.count) parameters; threads \(Parallel.threads); BLAS \(BLAS.coreName)")
+              + "\(model.parameterCount) parameters; threads \(Parallel.threads); BLAS \(BLAS.coreName)")
         print("config: \(config)")
 
         var reliefTimes: [Double] = [], peerTimes: [Double] = []
