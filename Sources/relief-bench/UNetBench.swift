@@ -152,24 +152,11 @@ struct UNetBench: ParsableCommand {
         print(summary)
     }
 
-    /// The peer's timed step seconds, or nil (with a note) when python3/diffusers are missing.
+    /// The peer's timed step seconds, or nil when it failed (runPeerScript says why).
     func runPeer(config: String) throws -> [Double]? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", peer, "--threads", "\(Parallel.threads)", "--iterations", "\(max(iterations, 1))",
-                             "--config", config]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
-              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let times = json["times"] as? [Double], !times.isEmpty else {
-            print("peer: \(peer) failed (exit \(process.terminationStatus)); needs python3 with torch and diffusers")
-            return nil
-        }
+        let json = try runPeerScript(peer, arguments: ["--threads", "\(Parallel.threads)", "--iterations", "\(max(iterations, 1))",
+                                                       "--config", config])
+        guard let times = json?["times"] as? [Double], !times.isEmpty else { return nil }
         return times
     }
 

@@ -15,9 +15,9 @@ import json
 import os
 import sys
 
-import diffusers
 import torch
 from diffusers import UNet2DConditionModel
+from export_checks import relative_error, run, verdict
 from safetensors import safe_open
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
@@ -35,16 +35,11 @@ def main(export_dir, tensors_file, tolerance=1e-4):
         ours = unet(relief["sample"].double(), relief["timesteps"].double(),
                     encoder_hidden_states=optional.get("encoder_hidden_states"),
                     class_labels=optional.get("class_labels")).sample
-    theirs = relief["output"].double()
-    assert theirs.shape == ours.shape, f"output: Relief {tuple(theirs.shape)} vs diffusers {tuple(ours.shape)}"
-    worst = ((theirs - ours).abs().max() / ours.abs().max().clamp_min(1e-12)).item()
+    worst = relative_error("output", relief["output"], ours)
     print(f"output {tuple(ours.shape)} ({workload['samples']} samples × {workload['views']} views, multi-view "
           f"{workload['multi_view']} on {blocks} attn1 blocks): max error / max magnitude = {worst:.2e}")
-    print(f"diffusers {diffusers.__version__}, torch {torch.__version__}: worst {worst:.2e} (tolerance {tolerance:g})")
-    return 0 if worst <= tolerance else 1
+    return verdict(worst, tolerance)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    run(main, __doc__)

@@ -15,11 +15,11 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import diffusers
 import torch
 from diffusers import UNet2DConditionModel
+from step_timing import time_steps
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from multiview_attention import set_multiview_attention  # noqa: E402
@@ -59,15 +59,8 @@ def main():
         output = unet(sample, timesteps, encoder_hidden_states=states, class_labels=labels).sample
         (output ** 2).mean().backward()
 
-    times = []
-    for i in range(a.iterations + 1):
-        t = time.perf_counter()
-        step()
-        if i > 0:
-            times.append(time.perf_counter() - t)
-    ordered = sorted(times)
-    print(json.dumps({"times": times, "best": ordered[0], "median": ordered[len(ordered) // 2], "threads": a.threads,
-                      "torch": torch.__version__, "diffusers": diffusers.__version__}))
+    timing = time_steps(step, a.iterations)
+    print(json.dumps({**timing, "threads": a.threads, "torch": torch.__version__, "diffusers": diffusers.__version__}))
 
 
 if __name__ == "__main__":
