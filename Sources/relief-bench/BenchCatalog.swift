@@ -13,5 +13,6 @@ enum BenchCatalog {
         LoaderBench.self,
         ReconstructorBench.self,
         VAEBench.self,
+        UNetBench.self,
     ]
 }

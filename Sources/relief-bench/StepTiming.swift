@@ -3,12 +3,14 @@ import Tensors
 
 /// Runs one warm-up and `iterations` timed steps; returns the best forward and backward seconds.
 func timeSteps(_ iterations: Int, forward: () -> Tensor, backward: (Tensor) -> Void) -> (Double, Double) {
-    var bestForward = Double.infinity, bestBackward = Double.infinity
-    for i in 0...iterations {
-        let (f, b) = timeStep(forward: forward, backward: backward)
-        if i > 0 { bestForward = min(bestForward, f); bestBackward = min(bestBackward, b) }
-    }
-    return (bestForward, bestBackward)
+    let steps = stepTimes(iterations, forward: forward, backward: backward)
+    return (steps.map(\.forward).min() ?? .infinity, steps.map(\.backward).min() ?? .infinity)
+}
+
+/// Runs one warm-up and `iterations` timed steps; returns each timed step's seconds.
+func stepTimes(_ iterations: Int, forward: () -> Tensor, backward: (Tensor) -> Void) -> [(forward: Double, backward: Double)] {
+    _ = timeStep(forward: forward, backward: backward)
+    return (0..<max(iterations, 0)).map { _ in timeStep(forward: forward, backward: backward) }
 }
 
 /// Seconds of one forward and one backward, on a fresh tape.

@@ -65,25 +65,12 @@ struct VAEBench: ParsableCommand {
         }
     }
 
-    /// The peer's best step seconds, or nil (with a note) when python3/diffusers are missing.
+    /// The peer's best step seconds, or nil when it failed (runPeerScript says why).
     func runPeer() throws -> Double? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", peer, "--threads", "\(Parallel.threads)", "--batch", "\(batch)", "--size", "\(size)",
-                             "--block-out-channels", blockOutChannels, "--layers-per-block", "\(layersPerBlock)",
-                             "--latent-channels", "\(latentChannels)", "--groups", "\(groups)", "--iterations", "\(iterations)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
-              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let best = json["best"] as? Double else {
-            print("peer: \(peer) failed (exit \(process.terminationStatus)); needs python3 with torch and diffusers")
-            return nil
-        }
-        return best
+        let json = try runPeerScript(peer, arguments: [
+            "--threads", "\(Parallel.threads)", "--batch", "\(batch)", "--size", "\(size)",
+            "--block-out-channels", blockOutChannels, "--layers-per-block", "\(layersPerBlock)",
+            "--latent-channels", "\(latentChannels)", "--groups", "\(groups)", "--iterations", "\(iterations)"])
+        return json?["best"] as? Double
     }
 }

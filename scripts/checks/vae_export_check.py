@@ -10,11 +10,9 @@ and compares the posterior mean, log-variance and the decoding of the mean with 
 (float32) results: max |error| / max |reference| must be ≤ 1e-4. Outside CI (needs torch and
 diffusers); exits non-zero on a mismatch.
 """
-import sys
-
-import diffusers
 import torch
 from diffusers import AutoencoderKL
+from export_checks import relative_error, run, verdict
 from safetensors.torch import load_file
 
 
@@ -26,16 +24,11 @@ def main(export_dir, tensors_file, tolerance=1e-4):
         decoded = vae.decode(posterior.mean).sample
     worst = 0.0
     for name, ours in [("mean", posterior.mean), ("logvar", posterior.logvar), ("decoded", decoded)]:
-        theirs = relief[name].double()
-        assert theirs.shape == ours.shape, f"{name}: Relief {tuple(theirs.shape)} vs diffusers {tuple(ours.shape)}"
-        error = ((theirs - ours).abs().max() / ours.abs().max().clamp_min(1e-12)).item()
+        error = relative_error(name, relief[name], ours)
         worst = max(worst, error)
         print(f"{name:8s} {tuple(ours.shape)}: max error / max magnitude = {error:.2e}")
-    print(f"diffusers {diffusers.__version__}, torch {torch.__version__}: worst {worst:.2e} (tolerance {tolerance:g})")
-    return 0 if worst <= tolerance else 1
+    return verdict(worst, tolerance)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    run(main, __doc__)

@@ -10,10 +10,10 @@ timed steps after one warm-up. Outside CI (needs torch and diffusers).
 """
 import argparse
 import json
-import time
 
 import torch
 from diffusers import AutoencoderKL
+from step_timing import time_steps
 
 
 def main():
@@ -44,14 +44,8 @@ def main():
         loss = (decoded - x).abs().mean() + 1e-6 * posterior.kl().mean()
         loss.backward()
 
-    times = []
-    for i in range(a.iterations + 1):
-        t = time.perf_counter()
-        step()
-        if i > 0:
-            times.append(time.perf_counter() - t)
-    times.sort()
-    print(json.dumps({"best": times[0], "median": times[len(times) // 2], "threads": a.threads, "torch": torch.__version__}))
+    timing = time_steps(step, a.iterations)
+    print(json.dumps({**timing, "threads": a.threads, "torch": torch.__version__}))
 
 
 if __name__ == "__main__":
