@@ -6,7 +6,6 @@ import Foundation
 /// out take diffusers' defaults (older diffusers versions wrote fewer fields); `_class_name` and
 /// `_diffusers_version` are written so that `AutoencoderKL.from_pretrained` accepts the folder.
 public struct AutoencoderKLConfiguration: DiffusersConfiguration, Equatable, Sendable {
-    public typealias Failure = AutoencoderKLConfigurationError
     public var inChannels = 3
     public var outChannels = 3
     public var downBlockTypes = ["DownEncoderBlock2D"]
@@ -149,19 +148,4 @@ public struct AutoencoderKLConfiguration: DiffusersConfiguration, Equatable, Sen
 }
 
 /// A configuration that describes no model: names the file (when known) and the key.
-public struct AutoencoderKLConfigurationError: DiffusersConfigurationFailure, CustomStringConvertible, LocalizedError {
-    public let key: String
-    public let message: String
-    public var source: String?
-
-    public init(key: String, _ message: String, source: String? = nil) {
-        self.key = key
-        self.message = message
-        self.source = source
-    }
-
-    public var description: String {
-        (source.map { "\($0): " } ?? "") + "AutoencoderKL configuration " + (key.isEmpty ? message : "\(key) \(message)")
-    }
-    public var errorDescription: String? { description }
-}
+public typealias AutoencoderKLConfigurationError = DiffusersConfigurationError<AutoencoderKLConfiguration>

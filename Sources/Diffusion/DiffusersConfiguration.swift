@@ -3,15 +3,29 @@ import Foundation
 /// A diffusers model's `config.json` as a Swift value (the VAE's, the UNet's): one JSON form,
 /// written as diffusers writes it and read with errors that name the file and the key.
 public protocol DiffusersConfiguration: Codable {
-    associatedtype Failure: DiffusersConfigurationFailure
-    /// Throws `Failure`, naming the key, when the configuration describes no model Relief builds.
+    /// The model class diffusers writes as `_class_name`.
+    static var className: String { get }
+    /// Throws `DiffusersConfigurationError<Self>`, naming the key, when the configuration
+    /// describes no model Relief builds.
     func validate() throws
 }
 
-/// A configuration error that can be told which file it came from.
-public protocol DiffusersConfigurationFailure: Error {
-    var source: String? { get set }
-    init(key: String, _ message: String, source: String?)
+/// A configuration that describes no model: names the model class, the file (when known) and the key.
+public struct DiffusersConfigurationError<Configuration: DiffusersConfiguration>: Error, CustomStringConvertible, LocalizedError {
+    public let key: String
+    public let message: String
+    public var source: String?
+
+    public init(key: String, _ message: String, source: String? = nil) {
+        self.key = key
+        self.message = message
+        self.source = source
+    }
+
+    public var description: String {
+        (source.map { "\($0): " } ?? "") + "\(Configuration.className) configuration " + (key.isEmpty ? message : "\(key) \(message)")
+    }
+    public var errorDescription: String? { description }
 }
 
 extension DiffusersConfiguration {
@@ -27,16 +41,16 @@ extension DiffusersConfiguration {
         let configuration: Self
         do {
             configuration = try JSONDecoder().decode(Self.self, from: data)
-        } catch var error as Failure {
+        } catch var error as DiffusersConfigurationError<Self> {
             error.source = source
             throw error
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw Failure(key: key, context.debugDescription, source: source)
+            throw DiffusersConfigurationError<Self>(key: key, context.debugDescription, source: source)
         } catch {
-            throw Failure(key: "", "is not a JSON object: \(error)", source: source)
+            throw DiffusersConfigurationError<Self>(key: "", "is not a JSON object: \(error)", source: source)
         }
-        do { try configuration.validate() } catch var error as Failure {
+        do { try configuration.validate() } catch var error as DiffusersConfigurationError<Self> {
             error.source = source
             throw error
         }

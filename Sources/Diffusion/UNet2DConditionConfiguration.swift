@@ -12,7 +12,6 @@ import Foundation
 /// `addition_embed_type` null, …): a file that switches one on is refused, naming the key,
 /// rather than loaded as a different network.
 public struct UNet2DConditionConfiguration: DiffusersConfiguration, Equatable, Sendable {
-    public typealias Failure = UNet2DConditionConfigurationError
     /// Latent side the model was trained at (diffusers may write null or [h, w]; Relief's UNet
     /// runs at any size divisible by `downsamplingFactor`).
     public var sampleSize: Int?
@@ -277,22 +276,7 @@ public struct UNet2DConditionConfiguration: DiffusersConfiguration, Equatable, S
 }
 
 /// A configuration that describes no model: names the file (when known) and the key.
-public struct UNet2DConditionConfigurationError: DiffusersConfigurationFailure, CustomStringConvertible, LocalizedError {
-    public let key: String
-    public let message: String
-    public var source: String?
-
-    public init(key: String, _ message: String, source: String? = nil) {
-        self.key = key
-        self.message = message
-        self.source = source
-    }
-
-    public var description: String {
-        (source.map { "\($0): " } ?? "") + "UNet2DConditionModel configuration " + (key.isEmpty ? message : "\(key) \(message)")
-    }
-    public var errorDescription: String? { description }
-}
+public typealias UNet2DConditionConfigurationError = DiffusersConfigurationError<UNet2DConditionConfiguration>
 
 /// Any JSON key, for fields read by name from a list.
 struct AnyKey: CodingKey {
