@@ -21,8 +21,8 @@ public final class MVDiffusionTask: TrainingTask {
     let network: MultiViewDiffusionModel
     let vae: AutoencoderKL
     let vaeModel: FrozenModel
-    /// The low stage, for a high-stage evaluation of the whole chain (optional).
-    let lowStage: (model: MultiViewDiffusionModel, frozen: FrozenModel)?
+    /// The low stage chained before this high stage, for an evaluation of the whole chain (optional).
+    let lowStage: (pipeline: MultiViewPipeline, frozen: FrozenModel)?
     let schedule: NoiseSchedule
     /// The low stage's real outputs on the training subjects (`low_resolution: generated`).
     var lowStageOutputs: LowStageOutputs?
@@ -163,14 +163,14 @@ public final class MVDiffusionTask: TrainingTask {
             do {
                 let frozen = try FrozenModel(name: "low_stage", checkpoint: lowPath) { try MultiViewDiffusionModel.load($0) }
                 let low = frozen.module as! MultiViewDiffusionModel
-                _ = try MultiViewPipeline(low: low, high: network, vae: vae)
+                let pipeline = try MultiViewPipeline(low: low, high: network, vae: vae)
                 // The low stage's latents must be decoded by the VAE it was trained in.
                 let lowVAE = try FrozenModelSources.read(try frozen.source.open())["vae"]
                 guard lowVAE?.sha256 == vaeModel.source.sha256 else {
                     throw TrainingError("was trained in the VAE \(lowVAE?.path ?? "(none recorded)"), not in model.vae "
                                         + "(\(vaeModel.source.path)); both stages must share one latent space")
                 }
-                lowStage = (low, frozen)
+                lowStage = (pipeline, frozen)
             } catch {
                 throw m.error("low_stage", nil, "\(error)")
             }
@@ -252,8 +252,8 @@ public final class MVDiffusionTask: TrainingTask {
 
     /// The views generated for a batch's condition views, as images in [0, 1] [B·V, 3, H, W].
     func generate(_ conditionImages: Tensor, targets: Tensor, rng: inout Philox) throws -> Tensor {
-        if let low = lowStage?.model {
-            return try MultiViewPipeline(low: low, high: network, vae: vae).generate(conditionImages, sampling: evaluationSampling, rng: &rng).views
+        if let pipeline = lowStage?.pipeline {
+            return try pipeline.generate(conditionImages, sampling: evaluationSampling, rng: &rng).views
         }
         let lowResolution = network.configuration.stage == .high ? degradedLatents(targets) : nil
         let latents = try network.sample(condition: vae.scaledLatents(ofImages: conditionImages), lowResolution: lowResolution,
