@@ -45,6 +45,8 @@ let package = Package(
         // models
         .target(name: "Reconstruction", dependencies: ["Tensors", "Layers", "Splatting", "Checkpoints"], swiftSettings: fastMath),
         .target(name: "Diffusion", dependencies: ["Tensors", "Layers", "Checkpoints"], swiftSettings: fastMath),
+        // the two models joined: one portrait → a 3D head
+        .target(name: "Lifting", dependencies: ["Tensors", "Splatting", "Datasets", "Reconstruction", "Diffusion"], swiftSettings: fastMath),
         // data
         .target(name: "Synthesis", dependencies: ["Tensors", "Splatting", "Datasets"], swiftSettings: fastMath),
         // training
@@ -61,7 +63,7 @@ let package = Package(
             "Training", "Distributed", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "relief-infer", dependencies: [
-            "Tensors", "Layers", "Checkpoints", "Splatting", "Datasets", "Reconstruction", "Diffusion",
+            "Tensors", "Layers", "Checkpoints", "Splatting", "Datasets", "Reconstruction", "Diffusion", "Lifting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "data-tools", dependencies: [

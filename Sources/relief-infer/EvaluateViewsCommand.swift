@@ -51,7 +51,7 @@ struct EvaluateViewsCommand: ParsableCommand {
                                        background: .white, seed: selectionSeed)
         let count = min(subjects ?? heldOut.count, heldOut.count)
         let v = pipeline.views
-        var final = Scores(views: v), lowUpsampled = Scores(views: v), rows: [[Tensor]] = [], seconds: [Double] = []
+        var final = ViewScores(views: v), lowUpsampled = ViewScores(views: v), rows: [[Tensor]] = [], seconds: [Double] = []
         var scratch = [UInt8]()
         var rng = Philox(seed: seed, stream: 0x65766c)
         for sample in 0..<count {
@@ -85,35 +85,18 @@ struct EvaluateViewsCommand: ParsableCommand {
               + (reconstructInput ? String(format: "; input view PSNR %.2f dB, SSIM %.4f", final.mean(0).psnr, final.mean(0).ssim) : "")
               + (pipeline.high != nil ? String(format: "; low stage upsampled: novel %.2f dB", lowUpsampled.novel(reconstructInput).psnr) : ""))
     }
+}
 
-    /// Running sums of PSNR and SSIM per view.
-    struct Scores {
-        var psnr: [Double], ssim: [Double], count = 0
-        init(views: Int) { psnr = Array(repeating: 0, count: views); ssim = psnr }
+extension ViewScores {
+    /// The views not at the input camera (all but view 0 when the model reconstructs its input).
+    func novel(_ reconstructInput: Bool) -> (psnr: Double, ssim: Double) {
+        mean(over: reconstructInput ? Array(1..<views) : Array(0..<views))
+    }
 
-        mutating func add(_ generated: Tensor, _ targets: Tensor) {
-            for k in 0..<psnr.count {
-                let (a, b) = (generated.sliced(axis: 0, range: k..<(k + 1)), targets.sliced(axis: 0, range: k..<(k + 1)))
-                psnr[k] += Tensors.psnr(a, b)
-                ssim[k] += 1 - Double(ssimLoss(a, b).item)
-            }
-            count += 1
-        }
-
-        func mean(_ k: Int) -> (psnr: Double, ssim: Double) { (psnr[k] / Double(max(count, 1)), ssim[k] / Double(max(count, 1))) }
-
-        /// The views not at the input camera (all but view 0 when the model reconstructs its input).
-        func novel(_ reconstructInput: Bool) -> (psnr: Double, ssim: Double) {
-            let views = reconstructInput ? Array(1..<psnr.count) : Array(0..<psnr.count)
-            let means = views.map(mean)
-            return (means.map(\.psnr).reduce(0, +) / Double(views.count), means.map(\.ssim).reduce(0, +) / Double(views.count))
-        }
-
-        func report(_ reconstructInput: Bool) -> [String: Any] {
-            var out: [String: Any] = ["per_view": (0..<psnr.count).map { ["psnr": mean($0).psnr, "ssim": mean($0).ssim] },
-                                      "novel_views": ["psnr": novel(reconstructInput).psnr, "ssim": novel(reconstructInput).ssim]]
-            if reconstructInput { out["input_view"] = ["psnr": mean(0).psnr, "ssim": mean(0).ssim] }
-            return out
-        }
+    func report(_ reconstructInput: Bool) -> [String: Any] {
+        var out: [String: Any] = ["per_view": (0..<views).map { ["psnr": mean($0).psnr, "ssim": mean($0).ssim] },
+                                  "novel_views": ["psnr": novel(reconstructInput).psnr, "ssim": novel(reconstructInput).ssim]]
+        if reconstructInput { out["input_view"] = ["psnr": mean(0).psnr, "ssim": mean(0).ssim] }
+        return out
     }
 }
