@@ -14,15 +14,18 @@ struct TrainingSetBaselines {
         self.train = train
         ring = try DiffusionBaselines.RingImages(train)
         var sum = Tensor(repeating: 0, shape: [train.views, 3, train.height, train.width])
-        for s in 0..<train.count { sum = sum + (try views(of: s)) }
+        for s in 0..<train.count { sum = sum + (try Self.views(of: s, in: train)) }
         mean = sum * (1 / Float(max(train.count, 1)))
     }
 
-    /// Subject `s`'s views on white, [V, 3, H, W].
-    func views(of s: Int) throws -> Tensor {
+    /// Training subject `s`'s views on white, [V, 3, H, W].
+    func views(of s: Int) throws -> Tensor { try Self.views(of: s, in: train) }
+
+    static func views(of s: Int, in dataset: ShardedDataset) throws -> Tensor {
         var scratch = [UInt8]()
-        let all = BatchAssembler(dataset: train, selection: .fixed(Array(0..<train.views)), background: .white, seed: 0)
-        return try all.assemble([s], cursor: .init(), next: .init(), scratch: &scratch).images.reshaped([train.views, 3, train.height, train.width])
+        let all = BatchAssembler(dataset: dataset, selection: .fixed(Array(0..<dataset.views)), background: .white, seed: 0)
+        return try all.assemble([s], cursor: .init(), next: .init(), scratch: &scratch).images
+            .reshaped([dataset.views, 3, dataset.height, dataset.width])
     }
 
     /// Why the training subjects cannot predict `heldOut`'s views by camera index: another
