@@ -13,17 +13,17 @@ scripts/setup.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 bin=.build/release
 renders=data/renders/heads-pipeline
-dataset=data/heads-pipeline
+dataset=data/ring-64
 
-if [ ! -f "$dataset/manifest.json" ] || [ ! -f "$dataset-32/manifest.json" ]; then
+if [ ! -f "$dataset/manifest.json" ] || [ ! -f data/ring-32/manifest.json ]; then
     echo "== synthesising 240 heads (120 identities x 2 variants), 40 views each at 64x64 (pipeline rig)"
     "$bin/data-tools" synth --out "$renders" --identities 120 --variants 2 --resolution 64 --rig pipeline --seed 1
     echo "== converting to HDF5 shards at 64x64 and 32x32 (10% of identities held out)"
     "$bin/data-tools" convert --input "$renders" --out "$dataset" --resolution 64 --val-fraction 0.1
-    "$bin/data-tools" convert --input "$renders" --out "$dataset-32" --resolution 32 --val-fraction 0.1
+    "$bin/data-tools" convert --input "$renders" --out data/ring-32 --resolution 32 --val-fraction 0.1
 fi
 "$bin/data-tools" verify "$dataset"
-"$bin/data-tools" verify "$dataset-32"
+"$bin/data-tools" verify data/ring-32
 
 train() {  # recipe run-name: trains on 2 ranks, resuming the run if it has a checkpoint
     local resume=()
