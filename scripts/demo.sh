@@ -12,7 +12,7 @@ started=$SECONDS
 scripts/setup.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 bin=.build/release
-renders=data/renders/heads-pipeline
+renders=data/renders/ring-64
 dataset=data/ring-64
 
 if [ ! -f "$dataset/manifest.json" ] || [ ! -f data/ring-32/manifest.json ]; then
