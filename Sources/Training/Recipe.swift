@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// A training recipe: everything a run needs, checked before the first step. The schema,
@@ -15,6 +16,9 @@ public struct Recipe {
         /// The diffusion model's ring selection: nil, `any` or `front` (see `ringSelection`).
         public var ring: String?
         public var reconstructInput: Bool
+        /// `views.inputs: diffusion`: the inputs are the six diffusion views of the ring's α
+        /// (`diffusionInputSelection`); `inputs` is then 6.
+        public var diffusionInputs = false
     }
     public struct Optimizer {
         public var kind: String
@@ -95,13 +99,27 @@ public struct Recipe {
 
         let v = try root.section("views")
         let ring = try v.string("ring", default: "none", oneOf: ["none", "any", "front"])
-        views = Views(inputs: try v.int("inputs", default: 4, min: 1), supervision: try v.int("supervision", default: 8, min: 1),
+        // `inputs` is a count, or `diffusion`: the six views the diffusion model makes.
+        let inputsText = try v.optionalString("inputs"), diffusionInputs = inputsText == "diffusion"
+        if let inputsText, !diffusionInputs, Int(inputsText.replacingOccurrences(of: "_", with: "")) == nil {
+            throw v.error("inputs", nil, "is '\(inputsText)'; expected a whole number or diffusion (the six diffusion views of views.ring's α)")
+        }
+        views = Views(inputs: diffusionInputs ? DiffusionRing.targetSteps.count : try v.int("inputs", default: 4, min: 1),
+                      supervision: try v.int("supervision", default: 8, min: 1),
                       nearInputs: try v.bool("near_inputs", default: false), ring: ring == "none" ? nil : ring,
-                      reconstructInput: try v.bool("reconstruct_input", default: true))
+                      reconstructInput: try v.bool("reconstruct_input", default: true), diffusionInputs: diffusionInputs)
         try v.finish()
+        if diffusionInputs {
+            if views.ring == nil {
+                throw v.error("inputs", nil, "is diffusion: set views.ring to any or front, where the six views' α lies")
+            }
+            if v.has("reconstruct_input") {
+                throw v.error("reconstruct_input", nil, "does not apply with views.inputs: diffusion (the inputs are always α + {0, 45, 90, 180, 270, 315}°)")
+            }
         // The ring fixes the views (a condition and six targets): the k/m keys would be ignored.
-        if views.ring != nil, let other = ["inputs", "supervision", "near_inputs"].first(where: v.has) {
-            throw v.error(other, nil, "does not apply with views.ring (\(ring)): the ring gives each sample a condition view and six targets")
+        } else if views.ring != nil, let other = ["inputs", "supervision", "near_inputs"].first(where: v.has) {
+            throw v.error(other, nil, "does not apply with views.ring (\(ring)): the ring gives each sample a condition view and six targets "
+                          + "(views.inputs: diffusion makes its six views a reconstructor's inputs)")
         }
         if views.ring == nil && v.has("reconstruct_input") {
             throw v.error("reconstruct_input", nil, "applies only with views.ring (any or front)")

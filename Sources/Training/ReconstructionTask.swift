@@ -6,7 +6,8 @@ import Splatting
 import Tensors
 
 /// `model.kind: gslrm` — the GS-LRM reconstructor. Each sample's first `views.inputs` views go
-/// in; the Gaussians are rendered into all `views.supervision` views (inputs included) and
+/// in (random views, or with `views.inputs: diffusion` the six diffusion views of α, as the
+/// pipeline feeds it); the Gaussians are rendered into all `views.supervision` views (inputs included) and
 /// compared with the ground truth. Evaluation scores only the novel views (supervision views
 /// that were not inputs) against a trivial baseline. Keys: see recipes/README.md.
 public final class ReconstructionTask: TrainingTask {
@@ -48,7 +49,8 @@ public final class ReconstructionTask: TrainingTask {
         imageLoss = ReconstructionLoss(ssimWeight: ssimWeight, perceptualWeight: perceptualWeight, perceptual: perceptual)
         network = GSLRM(c)
         inputs = recipe.views.inputs
-        viewSelection = .random(inputs: inputs, supervision: recipe.views.supervision - inputs, nearInputs: recipe.views.nearInputs)
+        viewSelection = recipe.views.diffusionInputSelection
+            ?? .random(inputs: inputs, supervision: recipe.views.supervision - inputs, nearInputs: recipe.views.nearInputs)
     }
 
     /// Each sample's Gaussians, from its input views, rendered into its `views`: [B, V, 3, H, W].

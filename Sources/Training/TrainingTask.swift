@@ -57,6 +57,9 @@ public enum TaskCatalog {
         if let ring = recipe.views.ringSelection, task.viewSelection != ring {
             throw recipe.error("views.ring", "is '\(recipe.views.ring!)', but model.kind '\(recipe.model.kind)' does not train on the diffusion ring")
         }
+        if let diffusion = recipe.views.diffusionInputSelection, task.viewSelection != diffusion {
+            throw recipe.error("views.inputs", "is 'diffusion', but model.kind '\(recipe.model.kind)' does not take the six diffusion views as inputs")
+        }
         return task
     }
 }

@@ -70,6 +70,74 @@ final class RingSelectionTests: XCTestCase {
         XCTAssertEqual(front, [0, 0, 1, 2, 4, 6, 7])
     }
 
+    func testDiffusionInputsAreTheSixRingViewsThenOtherSupervision() throws {
+        let pipeline = OrbitRig.Preset.pipeline.cameras(size: 16)
+        var scrambled = Array(pipeline.indices)
+        var shuffle = Philox(seed: 11)
+        for i in stride(from: scrambled.count - 1, to: 0, by: -1) { scrambled.swapAt(i, shuffle.int(below: i + 1)) }
+        for (name, cameras) in [("pipeline", pipeline), ("scrambled pipeline", scrambled.map { pipeline[$0] })] {
+            let m = w2c(cameras)[...]
+            var rng = Philox(seed: 3)
+            var conditions = Set<Int>(), supervised = Set<Int>()
+            for near in [false, true] {
+                for _ in 0..<100 {
+                    let any = try ViewSelection.diffusionInputs(condition: .any, supervision: 8, nearInputs: near)
+                        .choose(views: cameras.count, w2c: m, rng: &rng)
+                    XCTAssertEqual(any.count, 14)
+                    XCTAssertEqual(Set(any).count, 14, "\(name): supervision views are distinct and none is an input: \(any)")
+                    let inputs = Array(any.prefix(6))
+                    // offsets() is relative to its first view: prepend the condition (input 0).
+                    XCTAssertEqual(offsets([inputs[0]] + inputs, m), [0, 45, 90, 180, 270, 315], name)
+                    for v in inputs { XCTAssertEqual(angles(m, view: v).elevation, 0, accuracy: 1e-3, name) }
+                    conditions.insert(Int((angles(m, view: inputs[0]).azimuth / 45).rounded()) % 8)
+                    supervised.formUnion(any.dropFirst(6))
+                    if near {
+                        // FaceLift's filter: every supervision view within 60° of an input.
+                        for v in any.dropFirst(6) {
+                            let a = angles(m, view: v)
+                            let closest = inputs.map { i -> Double in
+                                let b = angles(m, view: i)
+                                let d = abs(offset(a.azimuth, from: b.azimuth))
+                                return hypot(min(d, 360 - d), a.elevation - b.elevation)
+                            }.min()!
+                            XCTAssertLessThanOrEqual(closest, 60 + 1e-3, "\(name): view \(v) is near an input")
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(conditions, Set(0..<8), "\(name): `any` draws every ring azimuth as α")
+            XCTAssertGreaterThan(supervised.count, 30, "\(name): supervision reaches the whole rig")
+
+            let front = try ViewSelection.diffusionInputs(condition: .front, supervision: 34, nearInputs: false)
+                .choose(views: cameras.count, w2c: m, rng: &rng)
+            let frontAzimuth = angles(m, view: front[0]).azimuth
+            XCTAssertLessThan(min(frontAzimuth, 360 - frontAzimuth), 1e-3, "\(name): `front` puts α at azimuth 0")
+            XCTAssertEqual(Set(front), Set(0..<40), "\(name): 6 inputs + 34 supervision views are the whole rig")
+
+            // The same seed chooses the same views.
+            var a = Philox(seed: 9), b = Philox(seed: 9), c = Philox(seed: 10)
+            let selection = ViewSelection.diffusionInputs(condition: .any, supervision: 6, nearInputs: false)
+            let first = try (0..<20).map { _ in try selection.choose(views: 40, w2c: m, rng: &a) }
+            XCTAssertEqual(first, try (0..<20).map { _ in try selection.choose(views: 40, w2c: m, rng: &b) })
+            XCTAssertNotEqual(first, try (0..<20).map { _ in try selection.choose(views: 40, w2c: m, rng: &c) })
+        }
+        // pipeline's ring is its first eight files: α = 0 gives views 0, 1, 2, 4, 6, 7.
+        var rng = Philox(seed: 2)
+        let front = try ViewSelection.diffusionInputs(condition: .front, supervision: 2, nearInputs: false)
+            .choose(views: 40, w2c: w2c(pipeline)[...], rng: &rng)
+        XCTAssertEqual(Array(front.prefix(6)), [0, 1, 2, 4, 6, 7])
+
+        let selection = ViewSelection.diffusionInputs(condition: .any, supervision: 34, nearInputs: false)
+        XCTAssertEqual(selection.count, 40)
+        XCTAssertNoThrow(try selection.validate(views: 40))
+        XCTAssertThrowsError(try ViewSelection.diffusionInputs(condition: .any, supervision: 35, nearInputs: false).validate(views: 40)) {
+            XCTAssertTrue("\($0)".contains("the 6 diffusion views as inputs + 35 supervision views need at most 40"), "\($0)")
+        }
+        XCTAssertThrowsError(try selection.validate(views: 6)) {
+            XCTAssertTrue("\($0)".contains("the diffusion ring needs 8 views at 0° elevation; subjects have 6 views"), "\($0)")
+        }
+    }
+
     func testDatasetWithoutTheRingIsRefusedNamingIt() throws {
         let root = try Fixtures.temporaryFolder("noring")
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -91,6 +159,16 @@ final class RingSelectionTests: XCTestCase {
             var rng = Philox(seed: 0)
             XCTAssertThrowsError(try ViewSelection.ring(condition: .front, reconstructInput: true)
                 .choose(views: rig.viewCount, w2c: dataset.w2c(0), rng: &rng))
+            if rig == .reconstructor {
+                // The reconstructor's diffusion-view inputs need the ring just as much, and say so alike.
+                XCTAssertThrowsError(try ViewSelection.diffusionInputs(condition: .any, supervision: 4, nearInputs: false).validate(dataset)) {
+                    let message = "\($0)"
+                    XCTAssertTrue(message.hasPrefix(root + "/\(name)-ds: split 'train', sample 0 (subject 's0') has no ring of 8 views"), message)
+                    XCTAssertTrue(message.contains("make the data with `data-tools synth --rig ring8` or `--rig pipeline`"), message)
+                }
+                XCTAssertThrowsError(try ViewSelection.diffusionInputs(condition: .front, supervision: 4, nearInputs: false)
+                    .choose(views: rig.viewCount, w2c: dataset.w2c(0), rng: &rng))
+            }
         }
         XCTAssertThrowsError(try ViewSelection.ring(condition: .any, reconstructInput: false).validate(views: 6))
         XCTAssertEqual(ViewSelection.ring(condition: .any, reconstructInput: false).count, 7)

@@ -78,7 +78,8 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(front.views.ringSelection, .ring(condition: .front, reconstructInput: false))
         XCTAssertEqual(try loadError(minimal + "\nviews:\n  ring: back\n"), "R:11: views.ring is 'back'; expected one of none, any, front")
         XCTAssertEqual(try loadError(minimal + "\nviews:\n  ring: any\n  inputs: 2\n"),
-                       "R:12: views.inputs does not apply with views.ring (any): the ring gives each sample a condition view and six targets")
+                       "R:12: views.inputs does not apply with views.ring (any): the ring gives each sample a condition view and six targets "
+                       + "(views.inputs: diffusion makes its six views a reconstructor's inputs)")
         XCTAssertEqual(try loadError(minimal + "\nviews:\n  reconstruct_input: false\n"),
                        "R:11: views.reconstruct_input applies only with views.ring (any or front)")
         XCTAssertEqual(try loadError(minimal + "\nviews:\n  ring: any\n  reconstruct_inptu: false\n"),
@@ -88,6 +89,33 @@ final class RecipeTests: XCTestCase {
                                                     + "\nviews:\n  ring: front\n"))
         XCTAssertThrowsError(try TaskCatalog.make(probe)) {
             XCTAssertTrue("\($0)".hasSuffix(":10: views.ring is 'front', but model.kind 'probe' does not train on the diffusion ring"), "\($0)")
+        }
+    }
+
+    func testDiffusionInputsKeysGiveTheReconstructorsSelection() throws {
+        let any = try Recipe.load(file: try write(minimal + "\nviews:\n  inputs: diffusion\n  ring: any\n  supervision: 14\n"))
+        XCTAssertEqual(any.views.inputs, 6)
+        XCTAssertNil(any.views.ringSelection, "not the diffusion model's condition + six targets")
+        XCTAssertEqual(any.views.diffusionInputSelection, .diffusionInputs(condition: .any, supervision: 8, nearInputs: false))
+        let front = try Recipe.load(file: try write(minimal + "\nviews: {inputs: diffusion, ring: front, near_inputs: true}\n"))
+        XCTAssertEqual(front.views.diffusionInputSelection, .diffusionInputs(condition: .front, supervision: 2, nearInputs: true))
+        XCTAssertNil(try Recipe.load(file: try write(minimal)).views.diffusionInputSelection)
+        XCTAssertNil(try Recipe.load(file: try write(minimal + "\nviews:\n  ring: any\n")).views.diffusionInputSelection)
+
+        XCTAssertEqual(try loadError(minimal + "\nviews:\n  inputs: diffusion\n"),
+                       "R:11: views.inputs is diffusion: set views.ring to any or front, where the six views' α lies")
+        XCTAssertEqual(try loadError(minimal + "\nviews:\n  inputs: difusion\n  ring: any\n"),
+                       "R:11: views.inputs is 'difusion'; expected a whole number or diffusion (the six diffusion views of views.ring's α)")
+        XCTAssertEqual(try loadError(minimal + "\nviews:\n  inputs: diffusion\n  ring: any\n  supervision: 4\n"),
+                       "R:13: views.supervision is 4; must be at least views.inputs (6): inputs are supervised too")
+        XCTAssertEqual(try loadError(minimal + "\nviews:\n  inputs: diffusion\n  ring: any\n  reconstruct_input: false\n"),
+                       "R:13: views.reconstruct_input does not apply with views.inputs: diffusion (the inputs are always α + {0, 45, 90, 180, 270, 315}°)")
+        // A family that does not take them refuses them rather than drawing 6 random views
+        // (gslrm takes them: ReconstructionTaskTests).
+        let probe = try Recipe.load(file: try write(minimal.replacingOccurrences(of: "kind: gslrm\n  width: 64", with: "kind: probe")
+                                                    + "\nviews:\n  inputs: diffusion\n  ring: front\n  supervision: 7\n"))
+        XCTAssertThrowsError(try TaskCatalog.make(probe)) {
+            XCTAssertTrue("\($0)".hasSuffix(":10: views.inputs is 'diffusion', but model.kind 'probe' does not take the six diffusion views as inputs"), "\($0)")
         }
     }
 

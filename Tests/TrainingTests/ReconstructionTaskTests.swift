@@ -3,6 +3,7 @@ import Datasets
 import Distributed
 import Foundation
 import Splatting
+import Synthesis
 import TestSupport
 import XCTest
 @testable import Training
@@ -101,6 +102,58 @@ final class ReconstructionTaskTests: XCTestCase {
         // Its EMA warmed up (diffusers' rational ramp: the first update copies the weights), so auto takes it.
         XCTAssertTrue(o2.contains("ema.safetensors: the EMA (2 updates) holds 0.0 % of its initial weights"), o2)
         XCTAssertTrue(o2.contains("no 'gslrm_config' metadata; not a GS-LRM checkpoint (model: probe)"), o2)
+    }
+
+    /// The pipeline's reconstructor (`views.inputs: diffusion`): trained on pipeline-rig subjects
+    /// with the six diffusion views of α as inputs, and reconstructed from those six views of a
+    /// subject by `relief-infer reconstruct --views`, scored on all 34 other views.
+    func testTrainsOnTheSixDiffusionViewsAndReconstructsFromThem() throws {
+        let root = TinyHeads.folder + "/pipeline-\(UUID().uuidString)"
+        var synth = SynthesisOptions()
+        (synth.identities, synth.variants, synth.rig, synth.resolution, synth.seed) = (5, 1, .pipeline, 64, 3)
+        _ = try Synthesizer.run(synth, root: URL(fileURLWithPath: root + "/renders"))
+        var convert = DatasetConverter.Options(inputs: [root + "/renders"], output: root + "/dataset", resolution: 32)
+        convert.valFraction = 0.4
+        _ = try DatasetConverter(convert).run()
+
+        let run = "lift-\(UUID().uuidString)"
+        let path = TinyHeads.recipe(steps: 4, run: run).withLines(["model": Self.model, "data": "{train: \(root)/dataset}",
+                                                                    "views": "{inputs: diffusion, ring: any, supervision: 10}"])
+        let recipe = try Recipe.load(file: path)
+        let task = try TaskCatalog.make(recipe)
+        XCTAssertEqual(task.viewSelection, .diffusionInputs(condition: .any, supervision: 4, nearInputs: false))
+        var said: [String] = []
+        let trainer = try Trainer(recipe: recipe, task: task, communicator: SingleProcessCommunicator(), say: { said.append($0) })
+        XCTAssertEqual(try trainer.run(), .finished)
+        let eval = said.last { $0.hasPrefix("eval at step 4") } ?? ""
+        for key in ["psnr ", "ssim ", "psnr_mean_input_baseline "] { XCTAssertTrue(eval.contains(key), eval) }
+        let checkpoint = try CheckpointDirectory.resolve(path: TinyHeads.folder + "/runs/\(run)")
+        let weights = try checkpoint.safetensors("model.safetensors")
+        XCTAssertTrue(weights.metadata["gslrm_config"]?.contains("\"input_views\":6") ?? false, "\(weights.metadata)")
+
+        // Pipeline subjects keep the ring in views 0–7: α = 0's six diffusion views are 0, 1, 2, 4, 6, 7.
+        let subject = try RenderFolder.subjects(in: [root + "/renders"])[0]
+        let out = root + "/reconstruct"
+        let (status, output) = try Programs.run(try Programs.requireBuilt("relief-infer"), [
+            "reconstruct", "--checkpoint", checkpoint.url.path, "--input", subject.folder, "--out", out, "--views", "0,1,2,4,6,7",
+            "--min-opacity", "0"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertFalse(output.contains("warning"), output)
+        XCTAssertEqual(try GaussianPLY.read(URL(fileURLWithPath: out + "/gaussians.ply")).count, 6 * 32 * 32, "one Gaussian per input pixel")
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/metrics.json"))) as! [String: Any]
+        XCTAssertEqual(metrics["input_views"] as? [Int], [0, 1, 2, 4, 6, 7])
+        XCTAssertEqual((metrics["novel_views"] as! [[String: Any]]).map { $0["view"] as! Int }, [3, 5] + Array(8..<40))
+        XCTAssertTrue((metrics["mean_psnr"] as! Double).isFinite)
+
+        // A dataset without the ring (TinyHeads: the six-view diffusion rig) stops the run before
+        // the first step with the ring's message, naming the dataset.
+        let noRing = try Recipe.load(file: path, overrides: ["data.train=\(TinyHeads.folder)/dataset", "run_name=noring-\(UUID().uuidString)"])
+        XCTAssertThrowsError(try Trainer(recipe: noRing, task: try TaskCatalog.make(noRing), communicator: SingleProcessCommunicator(),
+                                         say: { _ in })) {
+            let message = "\($0)"
+            XCTAssertTrue(message.contains(TinyHeads.folder + "/dataset") && message.contains("the diffusion ring needs 8 views at 0° elevation; subjects have 6 views"),
+                          message)
+        }
     }
 
     /// A non-square dataset is the data's fault: the error names data.train and its manifest.
