@@ -18,7 +18,7 @@ final class LiftTests: XCTestCase {
         TinyRing.train(TinyRing.write(run: gslrm, """
             model: {kind: gslrm, width: 32, layers: 1, heads: 2, patch_size: 8}
             data: {train: \(TinyRing.folder)/ring-32}
-            views: {inputs: 6, supervision: 8}
+            views: {inputs: diffusion, ring: any, supervision: 8}
             optimizer: {lr: 0.001, ema_decay: 0}
             schedule: {kind: constant}
             training: {steps: 2, batch_size_per_rank: 2}
