@@ -30,18 +30,12 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "How α is drawn: any or front.") var condition: ViewSelection.RingCondition = .any
     @Option(help: "Seed of the α draws (data-tools baselines --seed).") var selectionSeed: UInt64 = 0
     @Option(help: "Score only the first N held-out subjects.") var subjects: Int?
-    @Option(help: "DDIM steps per diffusion stage.") var steps: Int = 20
-    @Option(help: "Classifier-free guidance scale (1 = none).") var guidance: Float = 3
-    @Option(help: "DDIM η.") var eta: Float = 1
-    @Option(help: "Random seed of the sampler.") var seed: UInt64 = 0
+    @OptionGroup var sampler: SamplingOptions
     @Option(help: "Which weights of every model: auto, ema or model.") var weights: WeightsChoice = .auto
     @Option(help: "Output folder.") var out: String
 
     func run() throws {
-        let sampling = MultiViewDiffusionModel.Sampling(steps: steps, guidance: guidance, eta: eta)
-        do { try sampling.validate() } catch let error as DiffusionConfigurationError {
-            throw ValidationError("--\(error.key) \(error.message)")
-        }
+        let sampling = try sampler.sampling()
         guard !pipeline.isEmpty || !upperBound.isEmpty else { throw ValidationError("give at least one --pipeline or --upper-bound row") }
         let pipelines = try pipeline.map { row -> PipelineEvaluation.Pipeline in
             let (name, value) = try Self.named(row, option: "--pipeline")
@@ -59,7 +53,7 @@ struct EvaluateCommand: ParsableCommand {
         let heldOut = try ShardedDataset(dataset, split: IdentitySplit.validation)
         let train = noBaselines ? nil : try ShardedDataset(dataset, split: IdentitySplit.train)
         let report = try PipelineEvaluation.run(heldOut: heldOut, train: train, pipelines: pipelines, upperBounds: upperBounds,
-                                                condition: condition, selectionSeed: selectionSeed, sampling: sampling, seed: seed,
+                                                condition: condition, selectionSeed: selectionSeed, sampling: sampling, seed: sampler.seed,
                                                 subjects: subjects) { FileHandle.standardError.write(Data(("  " + $0 + "\n").utf8)) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let encoder = JSONEncoder()

@@ -32,18 +32,12 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "The subject's view to use as the portrait (with --input).") var view: Int?
     @Option(help: "The portrait's azimuth in degrees (with --image; with --input it is read from the camera).") var azimuth: Double = 0
     @Option(help: "Output folder (created if missing).") var out: String
-    @Option(help: "DDIM steps per stage.") var steps: Int = 50
-    @Option(help: "Classifier-free guidance scale (1 = none).") var guidance: Float = 3
-    @Option(help: "DDIM η (0 deterministic, 1 DDPM-like).") var eta: Float = 1
-    @Option(help: "Random seed of the sampler.") var seed: UInt64 = 0
+    @OptionGroup var sampler: SamplingOptions
     @Option(help: "Which weights: auto (EMA once it has forgotten its start), ema or model.") var weights: WeightsChoice = .auto
     @Option(help: "Where the frozen VAE lives now, if it moved (default: the path recorded in the checkpoint).") var vae: String?
 
     func run() throws {
-        let sampling = MultiViewDiffusionModel.Sampling(steps: steps, guidance: guidance, eta: eta)
-        do { try sampling.validate() } catch let error as DiffusionConfigurationError {
-            throw ValidationError("--\(error.key) \(error.message)")
-        }
+        let sampling = try sampler.sampling()
         let started = Date()
         let pipeline = try Self.pipeline(low: checkpoint, high: high, weights: weights, vae: vae)
         let size = pipeline.imageSize
@@ -51,7 +45,7 @@ struct GenerateCommand: ParsableCommand {
         let (portrait, portraitAzimuth) = (source.image, source.azimuthDegrees)
         let truth = source.subject == nil ? nil : source.truth(atAzimuths: pipeline.viewAzimuthsDegrees.map { portraitAzimuth + $0 })
         let loaded = Date()
-        var rng = Philox(seed: seed, stream: 0x67656e)
+        var rng = Philox(seed: sampler.seed, stream: 0x67656e)
         let output = try pipeline.generate(portrait, sampling: sampling, rng: &rng)
         let views = output.views
 
@@ -73,11 +67,11 @@ struct GenerateCommand: ParsableCommand {
         }
         if let truth { sheet.append([Tensor(repeating: 1, shape: [3, size, size])] + (0..<cameras.count).map { truth[$0] ?? Tensor(repeating: 0.15, shape: [3, size, size]) }) }
         try ImageGrid.write(sheet, to: path("sheet.png"))
-        let report: [String: Any] = [
-            "checkpoint": checkpoint, "high": high ?? NSNull(), "steps": steps, "guidance": guidance, "eta": eta, "seed": seed,
+        let report: [String: Any] = sampler.report.merging([
+            "checkpoint": checkpoint, "high": high ?? NSNull(),
             "resolution": size, "portrait_azimuth_degrees": portraitAzimuth, "views": perView,
             "seconds": ["load": loaded.timeIntervalSince(started), "low_stage": output.lowSeconds, "high_stage": output.highSeconds],
-        ]
+        ]) { $1 }
         try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path("metrics.json")))
         let scored = perView.compactMap { $0["psnr"] as? Double }
         print(String(format: "%@: %d views at %d² in %.1f s (low %.1f s, high %.1f s)", out, cameras.count, size,

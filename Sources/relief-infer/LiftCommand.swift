@@ -32,19 +32,13 @@ struct LiftCommand: ParsableCommand {
     @Option(help: "The subject's view to lift (with --input).") var view: Int?
     @Option(help: "The portrait's azimuth in degrees (with --image; with --input it is read from the camera).") var azimuth: Double = 0
     @Option(help: "Output folder (created if missing).") var out: String
-    @Option(help: "DDIM steps per diffusion stage.") var steps: Int = 20
-    @Option(help: "Classifier-free guidance scale (1 = none).") var guidance: Float = 3
-    @Option(help: "DDIM η.") var eta: Float = 1
-    @Option(help: "Random seed of the sampler.") var seed: UInt64 = 0
+    @OptionGroup var sampler: SamplingOptions
     @Option(help: "Which weights of every model: auto, ema or model.") var weights: WeightsChoice = .auto
     @Option(help: "Where the diffusion model's frozen VAE lives now, if it moved.") var vae: String?
     @Option(help: "Gaussians below this opacity are left out of the PLY.") var minOpacity: Float = 0.05
 
     func run() throws {
-        let sampling = MultiViewDiffusionModel.Sampling(steps: steps, guidance: guidance, eta: eta)
-        do { try sampling.validate() } catch let error as DiffusionConfigurationError {
-            throw ValidationError("--\(error.key) \(error.message)")
-        }
+        let sampling = try sampler.sampling()
         let started = Date()
         let lifter = try Self.lifter(diffusion: diffusion, reconstructor: reconstructor, weights: weights, vae: vae)
         if let mismatch = lifter.mismatch { FileHandle.standardError.write(Data("warning: \(mismatch)\n".utf8)) }
@@ -52,7 +46,7 @@ struct LiftCommand: ParsableCommand {
         let portrait = try Portrait.read(image: image, input: input, view: view, azimuth: azimuth, size: r)
         let loaded = Date()
 
-        var rng = Philox(seed: seed, stream: 0x6c696674)
+        var rng = Philox(seed: sampler.seed, stream: 0x6c696674)
         let lift = try lifter.lift(portrait.image, azimuthDegrees: portrait.azimuthDegrees, sampling: sampling, rng: &rng)
         let v = lift.cameras.count, size = lifter.diffusion.imageSize
 
@@ -86,15 +80,15 @@ struct LiftCommand: ParsableCommand {
         let renderSeconds = Date().timeIntervalSince(renderStart)
         let movie = Self.encodeMovie(frames: path("turntable/frame_%03d.png"), to: path("turntable.mp4"))
 
-        var report: [String: Any] = [
-            "diffusion": diffusion, "reconstructor": reconstructor, "steps": steps, "guidance": guidance, "eta": eta, "seed": seed,
+        var report: [String: Any] = sampler.report.merging([
+            "diffusion": diffusion, "reconstructor": reconstructor,
             "portrait": image ?? "\(input!) view \(view!)", "portrait_azimuth_degrees": portrait.azimuthDegrees,
             "diffusion_resolution": size, "reconstructor_resolution": r, "gaussians": lift.gaussians.count, "gaussians_in_ply": scene.count,
             "generated_azimuths_degrees": lifter.diffusion.viewAzimuthsDegrees.map { portrait.azimuthDegrees + $0 },
             "seconds": ["load": loaded.timeIntervalSince(started), "low_stage": lift.seconds.lowStage, "high_stage": lift.seconds.highStage,
                         "reconstruction": lift.seconds.reconstruction, "lift": lift.seconds.total,
                         "write_views_and_ply": renderStart.timeIntervalSince(writing), "render": renderSeconds],
-        ]
+        ]) { $1 }
         var summary = ""
         if let subject = portrait.subject {
             var scores = ViewScores(views: cameras.count)
