@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Tensors", "Layers", "Checkpoints"], swiftSettings: fastMath),
         .target(name: "Identity", dependencies: ["Tensors", "Layers", "Checkpoints"], swiftSettings: fastMath),
         // the two models joined: one portrait → a 3D head
-        .target(name: "Lifting", dependencies: ["Tensors", "Splatting", "Datasets", "Reconstruction", "Diffusion"], swiftSettings: fastMath),
+        .target(name: "Lifting", dependencies: ["Tensors", "Splatting", "Datasets", "Reconstruction", "Diffusion", "Identity"], swiftSettings: fastMath),
         // data
         .target(name: "Synthesis", dependencies: ["Tensors", "Splatting", "Datasets"], swiftSettings: fastMath),
         // training

@@ -1,6 +1,7 @@
 import Datasets
 import Diffusion
 import Foundation
+import Identity
 import Reconstruction
 import Splatting
 import Tensors
@@ -28,6 +29,9 @@ public enum PipelineEvaluation {
     public struct Score: Codable, Sendable, Equatable {
         public var psnr: Double
         public var ssim: Double
+        /// Identity similarity to the ground truth (mean cosine of the identity encoder's
+        /// embeddings), when an encoder is given.
+        public var csim: Double?
     }
 
     public struct Row: Codable, Sendable {
@@ -50,6 +54,8 @@ public enum PipelineEvaluation {
         public var targetViews: Int
         public var condition: String
         public var selectionSeed: UInt64
+        /// The identity encoder CSIM is measured with, if any.
+        public var identityEncoder: String?
         public var rows: [Row]
         public var notes: [String]
     }
@@ -62,10 +68,11 @@ public enum PipelineEvaluation {
     }
 
     /// Scores `pipelines`, the upper bound of each reconstructor in `upperBounds` and (with
-    /// `train`) the baselines on the first `subjects` held-out subjects.
+    /// `train`) the baselines on the first `subjects` held-out subjects; with `identity`, CSIM too.
     public static func run(heldOut: ShardedDataset, train: ShardedDataset?, pipelines: [Pipeline], upperBounds: [(name: String, model: GSLRM)],
                            condition: ViewSelection.RingCondition, selectionSeed: UInt64, sampling: MultiViewDiffusionModel.Sampling,
-                           seed: UInt64, subjects: Int? = nil, progress: ((String) -> Void)? = nil) throws -> Report {
+                           seed: UInt64, subjects: Int? = nil, identity: (name: String, encoder: IdentityEncoder)? = nil,
+                           progress: ((String) -> Void)? = nil) throws -> Report {
         let ringSelection = ViewSelection.ring(condition: condition, reconstructInput: true)
         try ringSelection.validate(heldOut)
         let h = heldOut.height, w = heldOut.width, views = heldOut.views
@@ -92,7 +99,7 @@ public enum PipelineEvaluation {
         let kinds = pipelines.map { _ in "pipeline" } + upperBounds.map { _ in "upper_bound" } + (baselines == nil ? [] : Array(repeating: "baseline", count: 3))
         // Per row: sums over subjects of the subject's mean over its target views and over its
         // novel ring views.
-        var targetSums = names.map { _ in Score(psnr: 0, ssim: 0) }, ringSums = targetSums
+        var targetSums = names.map { _ in Score(psnr: 0, ssim: 0, csim: identity == nil ? nil : 0) }, ringSums = targetSums
         var seconds = names.map { _ in 0.0 }
         var targetCount = 0
         var scratch = [UInt8]()
@@ -119,6 +126,14 @@ public enum PipelineEvaluation {
                 let (t, r) = (subject.mean(over: targets), subject.mean(over: novelRing))
                 targetSums[row].psnr += t.psnr; targetSums[row].ssim += t.ssim
                 ringSums[row].psnr += r.psnr; ringSums[row].ssim += r.ssim
+                if let encoder = identity?.encoder {
+                    func csim(_ views: [Int]) -> Double {
+                        let similarities = encoder.csim(predicted.indexSelect(axis: 0, indices: views), truth.indexSelect(axis: 0, indices: views))
+                        return similarities.reduce(0, +) / Double(views.count)
+                    }
+                    targetSums[row].csim! += csim(targets)
+                    ringSums[row].csim! += csim(novelRing)
+                }
                 row += 1
             }
             for p in pipelines {
@@ -143,12 +158,13 @@ public enum PipelineEvaluation {
                              names.first ?? "", (targetSums.first?.psnr ?? 0) / Double(sample + 1), targets.count))
         }
         let n = Double(max(count, 1))
+        func mean(_ s: Score) -> Score { Score(psnr: s.psnr / n, ssim: s.ssim / n, csim: s.csim.map { $0 / n }) }
         let rows = names.indices.map { i in
-            Row(name: names[i], kind: kinds[i], targetViews: Score(psnr: targetSums[i].psnr / n, ssim: targetSums[i].ssim / n),
-                novelRingViews: Score(psnr: ringSums[i].psnr / n, ssim: ringSums[i].ssim / n), secondsPerSubject: seconds[i] / n)
+            Row(name: names[i], kind: kinds[i], targetViews: mean(targetSums[i]), novelRingViews: mean(ringSums[i]),
+                secondsPerSubject: seconds[i] / n)
         }
         return Report(heldOut: heldOut.folder, train: train?.folder, subjects: count, resolution: h, targetViews: targetCount,
-                      condition: condition.rawValue, selectionSeed: selectionSeed, rows: rows, notes: notes)
+                      condition: condition.rawValue, selectionSeed: selectionSeed, identityEncoder: identity?.name, rows: rows, notes: notes)
     }
 }
 
@@ -162,13 +178,19 @@ extension PipelineEvaluation.Report {
         var lines = ["\(subjects) held-out subjects of \(heldOut) (\(resolution)²)" + (train.map { ", baselines from \($0)" } ?? "")
                      + "; condition view drawn `\(condition)` (seed \(selectionSeed)); scored on the \(targetViews) views off the diffusion "
                      + "ring, and on the ring's other 7 views.", "",
-                     "| row | kind | PSNR | SSIM | ring PSNR | ring SSIM | s / subject |", "|---|---|---|---|---|---|---|"]
+                     "| row | kind | PSNR | SSIM | CSIM | ring PSNR | ring SSIM | ring CSIM | s / subject |",
+                     "|---|---|---|---|---|---|---|---|---|"]
+        func csim(_ s: PipelineEvaluation.Score) -> String { s.csim.map { String(format: "%.3f", $0) } ?? "–" }
         for r in rows {
-            lines.append(String(format: "| %@ | %@ | %.2f | %.4f | %.2f | %.4f | %@ |", r.name, r.kind, r.targetViews.psnr, r.targetViews.ssim,
-                                r.novelRingViews.psnr, r.novelRingViews.ssim, r.secondsPerSubject > 0 ? String(format: "%.1f", r.secondsPerSubject) : "–"))
+            lines.append(String(format: "| %@ | %@ | %.2f | %.4f | %@ | %.2f | %.4f | %@ | %@ |", r.name, r.kind, r.targetViews.psnr, r.targetViews.ssim,
+                                csim(r.targetViews), r.novelRingViews.psnr, r.novelRingViews.ssim, csim(r.novelRingViews),
+                                r.secondsPerSubject > 0 ? String(format: "%.1f", r.secondsPerSubject) : "–"))
         }
         let f = Self.faceLiftReference
-        lines.append(String(format: "| FaceLift (paper: its own data, 512², for scale only) | reference | %.2f | %.3f | | | |", f.psnr, f.ssim))
+        lines.append(String(format: "| FaceLift (paper: its own data, 512², for scale only) | reference | %.2f | %.3f | | | | | |", f.psnr, f.ssim))
+        if let identityEncoder {
+            lines += ["", "CSIM: cosine similarity of the identity encoder \(identityEncoder)'s embeddings of each rendered view and its ground truth."]
+        }
         for note in notes { lines += ["", "Note: " + note] }
         return lines.joined(separator: "\n")
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import Identity
 
@@ -8,8 +9,8 @@ struct IdentityCommand: ParsableCommand {
         commandName: "identity",
         abstract: "Cosine similarity of two images under a trained identity encoder (model.kind: identity).",
         discussion: """
-            Each square PNG (RGB, or RGBA composited on white as the training renders) is resized to the \
-            encoder's resolution. Prints the cosine similarity of the two L2-normalised embeddings: 1 for the same \
+            Each PNG is read as `generate` reads a portrait (RGBA brought to the training framing, RGB only \
+            square on white) at the encoder's resolution. Prints the cosine similarity of the two L2-normalised embeddings: 1 for the same \
             image, near 0 for unrelated identities.
             """)
 
@@ -20,7 +21,7 @@ struct IdentityCommand: ParsableCommand {
     func run() throws {
         guard images.count == 2 else { throw ValidationError("give exactly two --image options, got \(images.count)") }
         let (encoder, source) = try IdentityEncoder.load(path: checkpoint, preferEMA: !noEMA)
-        let tensors = try images.map { try GenerateCommand.readSquarePNG($0, size: encoder.configuration.resolution) }
+        let tensors = try images.map { try PortraitFraming.prepare(try Image.readPNG($0), size: encoder.configuration.resolution, source: $0).0 }
         let similarity = encoder.csim(tensors[0], tensors[1])[0]
         print("\(source): \(encoder.configuration.embeddingDimension)-d embeddings at \(encoder.configuration.resolution)²")
         print(String(format: "cosine similarity %.4f", similarity))

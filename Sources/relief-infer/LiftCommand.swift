@@ -3,6 +3,7 @@ import Checkpoints
 import Datasets
 import Diffusion
 import Foundation
+import Identity
 import Lifting
 import Reconstruction
 import Splatting
@@ -18,8 +19,8 @@ struct LiftCommand: ParsableCommand {
             OUT/sheet.png (portrait | generated views [| ground truth at their cameras]), OUT/gaussians.ply (3DGS \
             layout), OUT/renders/, OUT/turntable/frame_XXX.png (36 frames around the head at 0° elevation; also \
             OUT/turntable.mp4 when ffmpeg is on the PATH) and OUT/metrics.json (seconds per stage; with --input, \
-            PSNR and SSIM of every view of the subject rendered from the Gaussians, averaged over all views and \
-            per elevation). The portrait is read as by `generate` (RGBA reframed, RGB only square on white). \
+            PSNR and SSIM — and CSIM with --identity — of every view of the subject rendered from the Gaussians, \
+            averaged over all views and per elevation). The portrait is read as by `generate` (RGBA reframed, RGB only square on white). \
             With --input the subject may be any folder of RGBA head renders with opencv_cameras.json (any \
             resolution: resized to the reconstructor's).
             """)
@@ -36,6 +37,8 @@ struct LiftCommand: ParsableCommand {
     @Option(help: "Which weights of every model: auto, ema or model.") var weights: WeightsChoice = .auto
     @Option(help: "Where the diffusion model's frozen VAE lives now, if it moved.") var vae: String?
     @Option(help: "Gaussians below this opacity are left out of the PLY.") var minOpacity: Float = 0.05
+    @Option(help: "With --input: an identity encoder (model.kind identity run or step folder) to score CSIM of every view with.")
+    var identity: String?
 
     func run() throws {
         let sampling = try sampler.sampling()
@@ -44,6 +47,8 @@ struct LiftCommand: ParsableCommand {
         if let mismatch = lifter.mismatch { FileHandle.standardError.write(Data("warning: \(mismatch)\n".utf8)) }
         let r = lifter.resolution
         let portrait = try Portrait.read(image: image, input: input, view: view, azimuth: azimuth, size: r)
+        guard identity == nil || portrait.subject != nil else { throw ValidationError("--identity scores against ground truth: it goes with --input") }
+        let encoder = try identity.map { try IdentityEncoder.load(path: $0).encoder }
         let loaded = Date()
 
         var rng = Philox(seed: sampler.seed, stream: 0x6c696674)
@@ -98,13 +103,19 @@ struct LiftCommand: ParsableCommand {
                 return Int((asin(centre.z / (centre * centre).sum().squareRoot()) * 180 / .pi).rounded())
             }
             report["subject"] = subject.id
-            report["views"] = cameras.indices.map { ["view": $0, "elevation_degrees": elevations[$0], "psnr": scores.mean($0).psnr, "ssim": scores.mean($0).ssim] }
-            let all = scores.mean(over: Array(cameras.indices))
-            report["all_views"] = ["psnr": all.psnr, "ssim": all.ssim, "count": cameras.count]
-            report["by_elevation"] = Dictionary(grouping: cameras.indices, by: { elevations[$0] }).reduce(into: [String: Any]()) { out, group in
-                let mean = scores.mean(over: group.value)
-                out[String(group.key)] = ["psnr": mean.psnr, "ssim": mean.ssim, "count": group.value.count]
+            let csim = encoder?.csim(rendered, subject.images)
+            func entry(_ views: [Int]) -> [String: Any] {
+                let mean = scores.mean(over: views)
+                var out: [String: Any] = ["psnr": mean.psnr, "ssim": mean.ssim, "count": views.count]
+                if let csim { out["csim"] = views.map { csim[$0] }.reduce(0, +) / Double(views.count) }
+                return out
             }
+            report["views"] = cameras.indices.map { ["view": $0, "elevation_degrees": elevations[$0]].merging(entry([$0])) { $1 } }
+            let all = scores.mean(over: Array(cameras.indices))
+            report["all_views"] = entry(Array(cameras.indices))
+            report["by_elevation"] = Dictionary(grouping: cameras.indices, by: { elevations[$0] }).mapValues(entry)
+                .reduce(into: [String: Any]()) { $0[String($1.key)] = $1.value }
+            if let identity { report["identity_encoder"] = identity }
             summary = String(format: "; PSNR %.2f dB, SSIM %.4f over the subject's %d views", all.psnr, all.ssim, cameras.count)
         }
         try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path("metrics.json")))

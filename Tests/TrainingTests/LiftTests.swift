@@ -11,7 +11,7 @@ import XCTest
 /// joined by `relief-infer lift` (from a subject's view, from a portrait PNG that needs
 /// reframing) and scored by `relief-infer evaluate` beside the baselines.
 final class LiftTests: XCTestCase {
-    static let models: (diffusion: String, reconstructor: String) = {
+    static let models: (diffusion: String, reconstructor: String, identity: String) = {
         let low = "lift-low"
         TinyRing.train(TinyRing.diffusion(run: low, steps: 2))
         let gslrm = "lift-gslrm"
@@ -24,7 +24,8 @@ final class LiftTests: XCTestCase {
             training: {steps: 2, batch_size_per_rank: 2}
             evaluation: {every: 0}
             """))
-        return (TinyRing.folder + "/runs/" + low, TinyRing.folder + "/runs/" + gslrm)
+        TinyRing.train(IdentityTaskTests.recipe(run: "lift-identity", steps: 2))
+        return (TinyRing.folder + "/runs/" + low, TinyRing.folder + "/runs/" + gslrm, TinyRing.folder + "/runs/lift-identity")
     }()
 
     func json(_ file: String) throws -> [String: Any] {
@@ -32,12 +33,12 @@ final class LiftTests: XCTestCase {
     }
 
     func testLiftWritesViewsGaussiansTurntableAndScoresEveryView() throws {
-        let (low, gslrm) = Self.models
+        let (low, gslrm, identity) = Self.models
         let infer = try Programs.requireBuilt("relief-infer")
         let subject = try RenderFolder.subjects(in: [TinyRing.folder + "/renders"])[0]
         let out = TinyRing.folder + "/lift-\(UUID().uuidString)"
         let (status, output) = try Programs.run(infer, ["lift", "--diffusion", low, "--reconstructor", gslrm, "--input", subject.folder,
-                                                        "--view", "2", "--steps", "2", "--out", out])
+                                                        "--view", "2", "--steps", "2", "--identity", identity, "--out", out])
         XCTAssertEqual(status, 0, output)
         // The generated views are a render folder at α + the model's offsets (view 2 = 90°).
         let cameras = try CameraFile.read(out + "/views/opencv_cameras.json").frames.map(Camera.init)
@@ -55,6 +56,7 @@ final class LiftTests: XCTestCase {
         XCTAssertEqual(byElevation["20"]?["count"] as? Int, 32)
         let all = try XCTUnwrap(metrics["all_views"] as? [String: Any])
         XCTAssertTrue((all["psnr"] as? Double).map { $0.isFinite && $0 > 0 } ?? false, "\(all)")
+        XCTAssertTrue((all["csim"] as? Double).map { $0 >= -1 && $0 <= 1 } ?? false, "\(all)")
         let seconds = try XCTUnwrap(metrics["seconds"] as? [String: Double])
         XCTAssertEqual(Set(seconds.keys), ["load", "low_stage", "high_stage", "reconstruction", "lift", "write_views_and_ply", "render"])
 
@@ -82,11 +84,12 @@ final class LiftTests: XCTestCase {
     }
 
     func testEvaluateScoresPipelineUpperBoundAndBaselinesOnTheSameViews() throws {
-        let (low, gslrm) = Self.models
+        let (low, gslrm, identity) = Self.models
         let infer = try Programs.requireBuilt("relief-infer")
         let out = TinyRing.folder + "/evaluate-\(UUID().uuidString)"
         let (status, output) = try Programs.run(infer, ["evaluate", "--dataset", TinyRing.folder + "/ring-32", "--steps", "1",
-                                                        "--pipeline", "tiny=\(low)+\(gslrm)", "--upper-bound", "tiny=\(gslrm)", "--out", out])
+                                                        "--pipeline", "tiny=\(low)+\(gslrm)", "--upper-bound", "tiny=\(gslrm)", "--identity", identity,
+                                                        "--out", out])
         XCTAssertEqual(status, 0, output)
         let report = try json(out + "/metrics.json")
         XCTAssertEqual(report["target_views"] as? Int, 32)
@@ -94,6 +97,9 @@ final class LiftTests: XCTestCase {
         XCTAssertEqual(rows.map { $0["name"] as? String }, ["tiny", "gslrm_on_true_views (tiny)", "nearest_subject", "mean_head", "condition_copy"])
         let psnr = rows.map { ($0["target_views"] as? [String: Double])?["psnr"] ?? .nan }
         XCTAssertTrue(psnr.allSatisfy { $0.isFinite && $0 > 3 && $0 < 60 }, "\(psnr)")
+        let csim = rows.map { ($0["target_views"] as? [String: Double])?["csim"] ?? .nan }
+        XCTAssertTrue(csim.allSatisfy { $0 >= -1 && $0 <= 1 }, "\(csim)")
+        XCTAssertEqual(report["identity_encoder"] as? String, identity)
 
         // The mean head row recomputed here from the shards.
         let train = try ShardedDataset(TinyRing.folder + "/ring-32", split: IdentitySplit.train)
