@@ -3,7 +3,8 @@ import Tensors
 
 /// An ArcFace-style face-identity encoder: a small ResNet (diffusers' `ResnetBlock2D` without a
 /// time embedding, a stride-2 convolution closing each stage), its last feature map flattened
-/// into a linear layer, the result L2-normalised. Trained with the additive angular margin loss
+/// into a linear layer, standardised per dimension (`EmbeddingBatchNorm`, ArcFace's `features`)
+/// and L2-normalised. Trained with the additive angular margin loss
 /// (`AngularMarginLoss`) against `class_centres`, one row per training identity, which inference
 /// never uses. Images are RGB in [0, 1]; others than `resolution`² are resized bilinearly first.
 public final class IdentityEncoder: Module {
@@ -12,6 +13,7 @@ public final class IdentityEncoder: Module {
     public let stages: [IdentityEncoderStage]
     public let normOut: GroupNorm
     public let embedding: Linear
+    public let features: EmbeddingBatchNorm
     /// [classes, embedding dimension]; nil when the configuration has no classes.
     public let classCentres: Parameter?
 
@@ -27,6 +29,7 @@ public final class IdentityEncoder: Module {
         }
         normOut = GroupNorm(groups: c.normNumGroups, channels: previous, epsilon: 1e-6)
         embedding = Linear(previous * c.featureSide * c.featureSide, c.embeddingDimension)
+        features = EmbeddingBatchNorm(features: c.embeddingDimension)
         // insightface's partial FC starts its centres at N(0, 0.01).
         classCentres = c.classes > 0 ? Parameter(shape: [c.classes, c.embeddingDimension], initializer: .normal(mean: 0, std: 0.01)) : nil
     }
@@ -34,18 +37,20 @@ public final class IdentityEncoder: Module {
     public var namedParameters: [(String, Parameter)] { classCentres.map { [("class_centres", $0)] } ?? [] }
 
     public var namedChildren: [(String, any Module)] {
-        [("conv_in", convIn)] + indexed("down_blocks", stages) + [("conv_norm_out", normOut), ("embedding", embedding)]
+        [("conv_in", convIn)] + indexed("down_blocks", stages) + [("conv_norm_out", normOut), ("embedding", embedding), ("features", features)]
     }
 
     /// images [N, 3, H, W] in [0, 1] → L2-normalised embeddings [N, embedding dimension].
-    public func callAsFunction(_ images: Tensor) -> Tensor {
+    /// `training` standardises the embedding by the batch's statistics (and updates the running
+    /// ones); inference, frozen use and evaluation use the running statistics.
+    public func callAsFunction(_ images: Tensor, training: Bool = false) -> Tensor {
         check(images.rank == 4 && images.shape[1] == 3, "IdentityEncoder needs RGB images [N, 3, H, W], got \(images.shape)")
         let side = configuration.resolution
         let sized = images.shape[2] == side && images.shape[3] == side ? images : images.resizedBilinear(height: side, width: side)
         var h = convIn(sized * 2 - 1)
         for stage in stages { h = stage(h) }
         h = normOut.withSiLU(h)
-        return l2Normalized(embedding(h.reshaped([h.shape[0], h.count / h.shape[0]])))
+        return l2Normalized(features(embedding(h.reshaped([h.shape[0], h.count / h.shape[0]])), training: training))
     }
 }
 

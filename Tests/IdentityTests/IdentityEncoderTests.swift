@@ -30,7 +30,7 @@ final class IdentityEncoderTests: XCTestCase {
         XCTAssertEqual(encoder.csim(images, images).map { ($0 * 1e5).rounded() / 1e5 }, [1, 1, 1])
         let names = Set(encoder.allParameters().map(\.name))
         XCTAssertTrue(names.isSuperset(of: ["class_centres", "conv_in.weight", "down_blocks.0.resnets.0.conv1.weight",
-                                            "down_blocks.1.downsamplers.0.conv.weight", "embedding.weight"]), "\(names.sorted())")
+                                            "down_blocks.1.downsamplers.0.conv.weight", "embedding.weight", "features.running_mean", "features.running_var"]), "\(names.sorted())")
     }
 
     func testCheckpointRoundTripRebuildsTheSameEncoder() throws {
@@ -75,5 +75,32 @@ final class IdentityEncoderTests: XCTestCase {
         let images = Tensor.uniform([2, 3, 8, 8], low: 0.2, high: 0.8, rng: &rng)
         let error = maxGradientError(inputs: [images], epsilon: 1e-2, floor: 1e-2) { encoder($0[0]) }
         XCTAssertLessThan(error, 2e-2)
+    }
+}
+
+/// The embedding's batch norm against torch.nn.BatchNorm1d(affine=False)
+/// (`scripts/fixtures/make_identity_fixtures.py`): training output, input gradient and running
+/// statistics, then the eval-mode output.
+final class EmbeddingBatchNormTests: XCTestCase {
+    func testMatchesPyTorchBatchNorm1d() throws {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/batch_norm", withExtension: "safetensors"), "fixture missing")
+        let f = try SafetensorsFile(path: url.path)
+        let norm = EmbeddingBatchNorm(features: 4)
+        _ = ParameterStore(model: norm, seed: 0)
+        func close(_ a: [Float], _ b: [Float], _ what: String) {
+            XCTAssertEqual(a.count, b.count, what)
+            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-4 * max(1, abs(y)), what) }
+        }
+        let tape = Tape.shared
+        tape.reset()
+        let x = try f.tensor("input").requiringGradient()
+        let y = norm(x, training: true)
+        close(y.scalars, try f.tensor("output").scalars, "output")
+        tape.backward(y, seed: try f.tensor("probe"))
+        close(try XCTUnwrap(tape.gradient(of: x)).scalars, try f.tensor("grad_input").scalars, "input gradient")
+        close(norm.runningMean.value.scalars, try f.tensor("running_mean").scalars, "running mean")
+        close(norm.runningVariance.value.scalars, try f.tensor("running_var").scalars, "running variance")
+        close(withoutGradients { norm(try! f.tensor("input_eval"), training: false) }.scalars, try f.tensor("output_eval").scalars, "eval output")
+        XCTAssertFalse(norm.runningMean.requiresGradient)
     }
 }

@@ -79,7 +79,8 @@ final class IdentityTaskTests: XCTestCase {
             return "no error"
         }
         XCTAssertTrue(error(", identity_fraction: 0.1").contains("model.identity_fraction"), error(", identity_fraction: 0.1"))
-        XCTAssertTrue(error(", norm_num_groups: 3").contains("norm_num_groups 3 does not divide"), error(", norm_num_groups: 3"))
+        let resolution = error(", resolution: 18")
+        XCTAssertTrue(resolution.contains("model.resolution") && resolution.contains("not divisible by 2^2"), resolution)
         XCTAssertTrue(error(", margin: 2").contains("model.margin"), error(", margin: 2"))
     }
 }
