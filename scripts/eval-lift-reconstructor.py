@@ -63,12 +63,13 @@ def main():
     p.add_argument("--seed", type=int, default=0, help="seed of the random α draws")
     p.add_argument("--weights", default="auto")
     p.add_argument("--split", default="val")
+    p.add_argument("--limit", type=int, help="score only the first N subjects")
     p.add_argument("--bin", default=".build/release")
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
     subjects = subprocess.run([os.path.join(args.bin, "data-tools"), "inspect", args.dataset, "--subjects", args.split],
-                              check=True, capture_output=True, text=True).stdout.split()
+                              check=True, capture_output=True, text=True).stdout.split()[:args.limit]
     rng = random.Random(args.seed)
     rows = []
     for subject in subjects:
