@@ -45,11 +45,14 @@ let package = Package(
         // models
         .target(name: "Reconstruction", dependencies: ["Tensors", "Layers", "Splatting", "Checkpoints"], swiftSettings: fastMath),
         .target(name: "Diffusion", dependencies: ["Tensors", "Layers", "Checkpoints"], swiftSettings: fastMath),
+        .target(name: "Identity", dependencies: ["Tensors", "Layers", "Checkpoints"], swiftSettings: fastMath),
+        // the two models joined: one portrait → a 3D head
+        .target(name: "Lifting", dependencies: ["Tensors", "Splatting", "Datasets", "Reconstruction", "Diffusion", "Identity"], swiftSettings: fastMath),
         // data
         .target(name: "Synthesis", dependencies: ["Tensors", "Splatting", "Datasets"], swiftSettings: fastMath),
         // training
         .target(name: "Training", dependencies: ["Tensors", "Layers", "Optimizers", "Checkpoints", "Datasets", "Distributed",
-                                                 "Splatting", "Reconstruction", "Diffusion",
+                                                 "Splatting", "Reconstruction", "Diffusion", "Identity",
                                                  .product(name: "Yams", package: "Yams")], swiftSettings: fastMath),
 
         // programs
@@ -61,7 +64,7 @@ let package = Package(
             "Training", "Distributed", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "relief-infer", dependencies: [
-            "Tensors", "Layers", "Checkpoints", "Splatting", "Datasets", "Reconstruction", "Diffusion",
+            "Tensors", "Layers", "Checkpoints", "Splatting", "Datasets", "Reconstruction", "Diffusion", "Identity", "Lifting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "data-tools", dependencies: [
@@ -78,10 +81,11 @@ let package = Package(
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Datasets", "Splatting"]),
         .testTarget(name: "ReconstructionTests", dependencies: ["Reconstruction", "Splatting", "Layers", "Optimizers", "Tensors", "Checkpoints", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "Layers", "Tensors", "Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Layers", "Tensors", "Checkpoints", "TestSupport"], resources: [.copy("Fixtures")]),
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Distributed", "Synthesis", "Splatting", "Tensors", "TestSupport", "Diffusion"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Distributed", "Synthesis", "Splatting", "Tensors", "TestSupport", "Diffusion", "Identity"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -266,37 +266,26 @@ public final class MVDiffusionTask: TrainingTask {
     /// apart. The grid shows per sample: condition | generated views | ground truth.
     public func evaluate(on batches: [Batch], gridPath: String?) throws -> [String: Double] {
         let v = network.views, azimuths = network.configuration.viewAzimuthsDegrees
-        var psnrs = [Double](repeating: 0, count: v), ssims = [Double](repeating: 0, count: v), count = 0
+        var scores = ViewScores(views: v)
         var rows: [[Tensor]] = []
         var rng = Philox(seed: evaluationSeed, stream: 0x6d76)
         for batch in batches where batch.count > 0 {
             let (conditionImages, targets) = Self.split(batch)
             let generated = try withoutGradients { try generate(conditionImages, targets: targets, rng: &rng) }
             for s in 0..<conditionImages.shape[0] {
-                for k in 0..<v {
-                    let (predicted, expected) = (item(generated, s * v + k), item(targets, s * v + k))
-                    let planes = [1] + expected.shape
-                    psnrs[k] += psnr(predicted, expected)
-                    ssims[k] += 1 - Double(ssimLoss(predicted.reshaped(planes), expected.reshaped(planes)).item)
-                }
-                count += 1
+                scores.add(generated.sliced(axis: 0, range: s * v ..< (s + 1) * v), targets.sliced(axis: 0, range: s * v ..< (s + 1) * v))
                 if rows.count < 6 {
                     rows.append([item(conditionImages, s)] + (0..<v).map { item(generated, s * v + $0) } + (0..<v).map { item(targets, s * v + $0) })
                 }
             }
         }
         if let gridPath { try ImageGrid.write(rows, to: gridPath) }
-        let n = Double(max(count, 1))
         var out: [String: Double] = [:]
         let input = azimuths.firstIndex(of: 0)
-        let novel = (0..<v).filter { $0 != input }
-        for k in 0..<v { out["psnr_view\(k)_az\(Int(azimuths[k]))"] = psnrs[k] / n }
-        out["psnr_novel"] = novel.map { psnrs[$0] }.reduce(0, +) / (n * Double(novel.count))
-        out["ssim_novel"] = novel.map { ssims[$0] }.reduce(0, +) / (n * Double(novel.count))
-        if let input {
-            out["psnr_input_view"] = psnrs[input] / n
-            out["ssim_input_view"] = ssims[input] / n
-        }
+        let novel = scores.mean(over: (0..<v).filter { $0 != input })
+        for k in 0..<v { out["psnr_view\(k)_az\(Int(azimuths[k]))"] = scores.mean(k).psnr }
+        (out["psnr_novel"], out["ssim_novel"]) = (novel.psnr, novel.ssim)
+        if let input { (out["psnr_input_view"], out["ssim_input_view"]) = (scores.mean(input).psnr, scores.mean(input).ssim) }
         return out
     }
 }

@@ -42,7 +42,8 @@ extension TrainingTask {
 public enum TaskCatalog {
     public typealias Factory = (Recipe) throws -> any TrainingTask
     nonisolated(unsafe) private static var factories: [String: Factory] = ["probe": ProbeTask.init(recipe:), "gslrm": ReconstructionTask.init(recipe:),
-                                                                                "vae": VAETask.init(recipe:), "mvdiffusion": MVDiffusionTask.init(recipe:)]
+                                                                                "vae": VAETask.init(recipe:), "mvdiffusion": MVDiffusionTask.init(recipe:),
+                                                                                "identity": IdentityTask.init(recipe:)]
 
     public static func register(_ kind: String, _ factory: @escaping Factory) { factories[kind] = factory }
     public static var kinds: [String] { factories.keys.sorted() }

@@ -27,19 +27,13 @@ struct EvaluateViewsCommand: ParsableCommand {
     @Option(help: "How α is drawn: any or front (as the baselines).") var condition: ViewSelection.RingCondition = .any
     @Option(help: "Seed of the α draws (data-tools baselines --seed).") var selectionSeed: UInt64 = 0
     @Option(help: "Score only the first N held-out subjects.") var subjects: Int?
-    @Option(help: "DDIM steps per stage.") var steps: Int = 50
-    @Option(help: "Classifier-free guidance scale (1 = none).") var guidance: Float = 3
-    @Option(help: "DDIM η.") var eta: Float = 1
-    @Option(help: "Random seed of the sampler.") var seed: UInt64 = 0
+    @OptionGroup var sampler: SamplingOptions
     @Option(help: "Which weights: auto, ema or model.") var weights: WeightsChoice = .auto
     @Option(help: "Where the frozen VAE lives now, if it moved.") var vae: String?
     @Option(help: "Output folder.") var out: String
 
     func run() throws {
-        let sampling = MultiViewDiffusionModel.Sampling(steps: steps, guidance: guidance, eta: eta)
-        do { try sampling.validate() } catch let error as DiffusionConfigurationError {
-            throw ValidationError("--\(error.key) \(error.message)")
-        }
+        let sampling = try sampler.sampling()
         let pipeline = try GenerateCommand.pipeline(low: checkpoint, high: high, weights: weights, vae: vae)
         let heldOut = try ShardedDataset(dataset, split: IdentitySplit.validation)
         let size = pipeline.imageSize
@@ -51,9 +45,9 @@ struct EvaluateViewsCommand: ParsableCommand {
                                        background: .white, seed: selectionSeed)
         let count = min(subjects ?? heldOut.count, heldOut.count)
         let v = pipeline.views
-        var final = Scores(views: v), lowUpsampled = Scores(views: v), rows: [[Tensor]] = [], seconds: [Double] = []
+        var final = ViewScores(views: v), lowUpsampled = ViewScores(views: v), rows: [[Tensor]] = [], seconds: [Double] = []
         var scratch = [UInt8]()
-        var rng = Philox(seed: seed, stream: 0x65766c)
+        var rng = Philox(seed: sampler.seed, stream: 0x65766c)
         for sample in 0..<count {
             let batch = try assembler.assemble([sample], cursor: .init(), next: .init(), scratch: &scratch)
             let images = batch.images.reshaped([v + 1, 3, size, size])
@@ -70,13 +64,12 @@ struct EvaluateViewsCommand: ParsableCommand {
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try ImageGrid.write(rows, to: (out as NSString).appendingPathComponent("sheets.png"))
-        var report: [String: Any] = [
+        var report: [String: Any] = sampler.report.merging([
             "checkpoint": checkpoint, "high": high ?? NSNull(), "dataset": dataset, "held_out_subjects": count,
-            "condition": condition.rawValue, "selection_seed": selectionSeed, "steps": steps, "guidance": guidance, "eta": eta,
-            "seed": seed, "resolution": size, "target_offsets_degrees": pipeline.viewAzimuthsDegrees,
-            "seconds_per_subject": seconds.reduce(0, +) / Double(max(count, 1)),
+            "condition": condition.rawValue, "selection_seed": selectionSeed, "resolution": size,
+            "target_offsets_degrees": pipeline.viewAzimuthsDegrees, "seconds_per_subject": seconds.reduce(0, +) / Double(max(count, 1)),
             "final": final.report(reconstructInput),
-        ]
+        ]) { $1 }
         if pipeline.high != nil { report["low_upsampled"] = lowUpsampled.report(reconstructInput) }
         try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
             .write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("metrics.json")))
@@ -85,35 +78,18 @@ struct EvaluateViewsCommand: ParsableCommand {
               + (reconstructInput ? String(format: "; input view PSNR %.2f dB, SSIM %.4f", final.mean(0).psnr, final.mean(0).ssim) : "")
               + (pipeline.high != nil ? String(format: "; low stage upsampled: novel %.2f dB", lowUpsampled.novel(reconstructInput).psnr) : ""))
     }
+}
 
-    /// Running sums of PSNR and SSIM per view.
-    struct Scores {
-        var psnr: [Double], ssim: [Double], count = 0
-        init(views: Int) { psnr = Array(repeating: 0, count: views); ssim = psnr }
+extension ViewScores {
+    /// The views not at the input camera (all but view 0 when the model reconstructs its input).
+    func novel(_ reconstructInput: Bool) -> (psnr: Double, ssim: Double) {
+        mean(over: reconstructInput ? Array(1..<views) : Array(0..<views))
+    }
 
-        mutating func add(_ generated: Tensor, _ targets: Tensor) {
-            for k in 0..<psnr.count {
-                let (a, b) = (generated.sliced(axis: 0, range: k..<(k + 1)), targets.sliced(axis: 0, range: k..<(k + 1)))
-                psnr[k] += Tensors.psnr(a, b)
-                ssim[k] += 1 - Double(ssimLoss(a, b).item)
-            }
-            count += 1
-        }
-
-        func mean(_ k: Int) -> (psnr: Double, ssim: Double) { (psnr[k] / Double(max(count, 1)), ssim[k] / Double(max(count, 1))) }
-
-        /// The views not at the input camera (all but view 0 when the model reconstructs its input).
-        func novel(_ reconstructInput: Bool) -> (psnr: Double, ssim: Double) {
-            let views = reconstructInput ? Array(1..<psnr.count) : Array(0..<psnr.count)
-            let means = views.map(mean)
-            return (means.map(\.psnr).reduce(0, +) / Double(views.count), means.map(\.ssim).reduce(0, +) / Double(views.count))
-        }
-
-        func report(_ reconstructInput: Bool) -> [String: Any] {
-            var out: [String: Any] = ["per_view": (0..<psnr.count).map { ["psnr": mean($0).psnr, "ssim": mean($0).ssim] },
-                                      "novel_views": ["psnr": novel(reconstructInput).psnr, "ssim": novel(reconstructInput).ssim]]
-            if reconstructInput { out["input_view"] = ["psnr": mean(0).psnr, "ssim": mean(0).ssim] }
-            return out
-        }
+    func report(_ reconstructInput: Bool) -> [String: Any] {
+        var out: [String: Any] = ["per_view": (0..<views).map { ["psnr": mean($0).psnr, "ssim": mean($0).ssim] },
+                                  "novel_views": ["psnr": novel(reconstructInput).psnr, "ssim": novel(reconstructInput).ssim]]
+        if reconstructInput { out["input_view"] = ["psnr": mean(0).psnr, "ssim": mean(0).ssim] }
+        return out
     }
 }

@@ -14,9 +14,10 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Generate the six views of a head from one portrait with a trained multi-view diffusion model.",
         discussion: """
-            The portrait is a square RGB or RGBA PNG of a head framed as the training renders (0° elevation, \
-            50° field of view, radius 2.7), composited on white; a square image of another size is resized to \
-            the model's. With --input SUBJECT --view K the subject's view K is the portrait, its azimuth is read \
+            The portrait is a PNG of a head seen from 0° elevation. RGBA of any size, aspect or placement is \
+            cropped to the training framing (the head's alpha box 0.83 of the height, centred at 0.585) and \
+            composited on white; RGB must already be square, on white and framed as the training renders (else \
+            it is refused). With --input SUBJECT --view K the subject's view K is the portrait, its azimuth is read \
             from its camera, and OUT/metrics.json scores each generated view against the subject's view at the \
             same camera when the subject has one. With --high, the low stage's views (upsampled) start the high \
             stage's two-stage residual process. Writes OUT/images/cam_XXX.png, OUT/opencv_cameras.json, \
@@ -26,29 +27,25 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(help: "The low (or only) stage: a Relief run or step folder of a model.kind mvdiffusion run.") var checkpoint: String
     @Option(help: "The high stage (two-stage residual), a run or step folder.") var high: String?
-    @Option(help: "A portrait PNG (square, RGB or RGBA).") var image: String?
+    @Option(help: "A portrait PNG (RGBA: reframed; RGB: square, on white, framed as the training renders).") var image: String?
     @Option(help: "A subject render folder (opencv_cameras.json + images/) to take the portrait from (with --view).") var input: String?
     @Option(help: "The subject's view to use as the portrait (with --input).") var view: Int?
     @Option(help: "The portrait's azimuth in degrees (with --image; with --input it is read from the camera).") var azimuth: Double = 0
     @Option(help: "Output folder (created if missing).") var out: String
-    @Option(help: "DDIM steps per stage.") var steps: Int = 50
-    @Option(help: "Classifier-free guidance scale (1 = none).") var guidance: Float = 3
-    @Option(help: "DDIM η (0 deterministic, 1 DDPM-like).") var eta: Float = 1
-    @Option(help: "Random seed of the sampler.") var seed: UInt64 = 0
+    @OptionGroup var sampler: SamplingOptions
     @Option(help: "Which weights: auto (EMA once it has forgotten its start), ema or model.") var weights: WeightsChoice = .auto
     @Option(help: "Where the frozen VAE lives now, if it moved (default: the path recorded in the checkpoint).") var vae: String?
 
     func run() throws {
-        let sampling = MultiViewDiffusionModel.Sampling(steps: steps, guidance: guidance, eta: eta)
-        do { try sampling.validate() } catch let error as DiffusionConfigurationError {
-            throw ValidationError("--\(error.key) \(error.message)")
-        }
+        let sampling = try sampler.sampling()
         let started = Date()
         let pipeline = try Self.pipeline(low: checkpoint, high: high, weights: weights, vae: vae)
         let size = pipeline.imageSize
-        let (portrait, portraitAzimuth, truth) = try readPortrait(offsets: pipeline.viewAzimuthsDegrees, size: size)
+        let source = try Portrait.read(image: image, input: input, view: view, azimuth: azimuth, size: size)
+        let (portrait, portraitAzimuth) = (source.image, source.azimuthDegrees)
+        let truth = source.subject == nil ? nil : source.truth(atAzimuths: pipeline.viewAzimuthsDegrees.map { portraitAzimuth + $0 })
         let loaded = Date()
-        var rng = Philox(seed: seed, stream: 0x67656e)
+        var rng = Philox(seed: sampler.seed, stream: 0x67656e)
         let output = try pipeline.generate(portrait, sampling: sampling, rng: &rng)
         let views = output.views
 
@@ -70,11 +67,11 @@ struct GenerateCommand: ParsableCommand {
         }
         if let truth { sheet.append([Tensor(repeating: 1, shape: [3, size, size])] + (0..<cameras.count).map { truth[$0] ?? Tensor(repeating: 0.15, shape: [3, size, size]) }) }
         try ImageGrid.write(sheet, to: path("sheet.png"))
-        let report: [String: Any] = [
-            "checkpoint": checkpoint, "high": high ?? NSNull(), "steps": steps, "guidance": guidance, "eta": eta, "seed": seed,
+        let report: [String: Any] = sampler.report.merging([
+            "checkpoint": checkpoint, "high": high ?? NSNull(),
             "resolution": size, "portrait_azimuth_degrees": portraitAzimuth, "views": perView,
             "seconds": ["load": loaded.timeIntervalSince(started), "low_stage": output.lowSeconds, "high_stage": output.highSeconds],
-        ]
+        ]) { $1 }
         try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path("metrics.json")))
         let scored = perView.compactMap { $0["psnr"] as? Double }
         print(String(format: "%@: %d views at %d² in %.1f s (low %.1f s, high %.1f s)", out, cameras.count, size,
@@ -117,55 +114,5 @@ struct GenerateCommand: ParsableCommand {
                                   + "diffusion model (model.kind mvdiffusion)")
         }
         return (try MultiViewDiffusionModel.load(file), file)
-    }
-
-    /// The portrait [1, 3, size, size] on white, its azimuth, and the ground truth per generated
-    /// view when it comes from a subject that has those views.
-    func readPortrait(offsets: [Double], size: Int) throws -> (Tensor, Double, [Int: Tensor]?) {
-        switch (image, input) {
-        case (let file?, nil):
-            guard view == nil else { throw ValidationError("--view goes with --input, not --image") }
-            return (try Self.readSquarePNG(file, size: size), azimuth, nil)
-        case (nil, let folder?):
-            guard let view else { throw ValidationError("--input needs --view K (the subject's view to use as the portrait)") }
-            let subjects = try RenderFolder.subjects(in: [folder])
-            guard subjects.count == 1 else { throw ValidationError("\(folder) holds \(subjects.count) subjects; give one subject folder") }
-            let sample = try RenderFolder.load(subjects[0], size: (size, size))
-            guard view >= 0 && view < sample.views else { throw ValidationError("--view \(view): the subject has views 0..<\(sample.views)") }
-            let (images, cameras) = ReconstructCommand.tensors(of: sample, background: [1, 1, 1])
-            let centre = cameras[view].center
-            let portraitAzimuth = atan2(centre.x, -centre.y) * 180 / .pi
-            var truth: [Int: Tensor] = [:]
-            // The subject's view at each generated camera (same direction within half a degree), if any.
-            for (k, offset) in offsets.enumerated() {
-                let a = (portraitAzimuth + offset) * .pi / 180
-                let wanted = SIMD3<Double>(sin(a), -cos(a), 0)
-                if let match = cameras.indices.first(where: { i in
-                    let c = cameras[i].center, n = (c * c).sum().squareRoot()
-                    return ((c / n) * wanted).sum() > cos(0.5 * .pi / 180)
-                }) { truth[k] = item(images, match) }
-            }
-            return (item(images, view).reshaped([1, 3, size, size]), portraitAzimuth, truth)
-        default:
-            throw ValidationError("give the portrait as --image PNG or as --input SUBJECT --view K (one of them)")
-        }
-    }
-
-    /// A square RGB(A) PNG as [1, 3, size, size] on white; other shapes are refused by name.
-    static func readSquarePNG(_ file: String, size: Int) throws -> Tensor {
-        let (pixels, width, height, channels) = try PNG.read8(file)
-        guard width == height else {
-            throw ValidationError("\(file) is \(width)×\(height); the portrait must be square, the head framed as the training renders")
-        }
-        guard channels == 3 || channels == 4 else {
-            throw ValidationError("\(file) has \(channels) channel(s); the portrait must be RGB or RGBA")
-        }
-        let plane = width * height
-        let image = Tensor(uninitializedShape: [1, 3, height, width])
-        for p in 0..<plane {
-            let alpha = channels == 4 ? Float(pixels[p * 4 + 3]) / 255 : 1
-            for c in 0..<3 { image.storage.base[c * plane + p] = Float(pixels[p * channels + c]) / 255 * alpha + (1 - alpha) }
-        }
-        return width == size ? image : clamp(image.resizedBilinear(height: size, width: size), min: 0, max: 1)
     }
 }

@@ -23,20 +23,14 @@ struct LowStageOutputsCommand: ParsableCommand {
     @Option(help: "The low stage: a model.kind mvdiffusion run or step folder.") var checkpoint: String
     @Option(help: "A converted ring dataset whose subjects are run (the high stage's training data).") var dataset: String
     @Option(help: "Which split: train or val.") var split: String = IdentitySplit.train
-    @Option(help: "DDIM steps.") var steps: Int = 20
-    @Option(help: "Classifier-free guidance scale.") var guidance: Float = 3
-    @Option(help: "DDIM η.") var eta: Float = 1
-    @Option(help: "Random seed of the sampler.") var seed: UInt64 = 0
+    @OptionGroup var sampler: SamplingOptions
     @Option(help: "Subjects generated together (memory against speed).") var batch: Int = 8
     @Option(help: "Which weights: auto, ema or model.") var weights: WeightsChoice = .auto
     @Option(help: "Where the frozen VAE lives now, if it moved.") var vae: String?
     @Option(help: "Output safetensors file.") var out: String
 
     func run() throws {
-        let sampling = MultiViewDiffusionModel.Sampling(steps: steps, guidance: guidance, eta: eta)
-        do { try sampling.validate() } catch let error as DiffusionConfigurationError {
-            throw ValidationError("--\(error.key) \(error.message)")
-        }
+        let sampling = try sampler.sampling()
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         let pipeline = try GenerateCommand.pipeline(low: checkpoint, high: nil, weights: weights, vae: vae)
         let (_, weightsFile) = try GenerateCommand.load(checkpoint, option: "--checkpoint", weights: weights)
@@ -44,7 +38,7 @@ struct LowStageOutputsCommand: ParsableCommand {
         let ring = try DiffusionBaselines.RingImages(data)
         let (h, w, s, v, positions) = (ring.height, ring.width, pipeline.imageSize, pipeline.views, LowStageOutputs.ringPositions)
         let views = Tensor(uninitializedShape: [ring.subjects, positions, v, 3, s, s])
-        var rng = Philox(seed: seed, stream: 0x6c6f77)
+        var rng = Philox(seed: sampler.seed, stream: 0x6c6f77)
         let started = Date()
         var first = 0
         while first < ring.subjects {
@@ -65,7 +59,7 @@ struct LowStageOutputsCommand: ParsableCommand {
             split: split, viewAzimuthsDegrees: pipeline.viewAzimuthsDegrees,
             lowStage: try CheckpointReference(checkpoint: try CheckpointDirectory.resolve(path: checkpoint),
                                               file: URL(fileURLWithPath: weightsFile.path).lastPathComponent),
-            sampling: "DDIM \(steps) steps, guidance \(guidance), eta \(eta), seed \(seed)")
+            sampling: sampler.summary)
         try outputs.write(to: out)
         print("\(out): \(ring.subjects) subjects × \(positions) ring views × \(v) generated views at \(s)² "
               + String(format: "in %.0f s", Date().timeIntervalSince(started)))

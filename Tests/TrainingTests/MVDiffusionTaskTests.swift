@@ -10,8 +10,9 @@ import TestSupport
 import XCTest
 @testable import Training
 
-/// Six subjects on the diffusion ring (8 views at 0° elevation), at 32² and 16², and a tiny VAE
-/// trained on them once: what the multi-view diffusion tests stand on.
+/// Six subjects of the pipeline rig (the diffusion ring of 8 views at 0° elevation, then 32 at
+/// 20°), at 32² and 16², and a tiny VAE trained on them once: what the multi-view diffusion
+/// and lifting tests stand on.
 enum TinyRing {
     static let folder: String = {
         let root = NSTemporaryDirectory() + "relief-mvdiffusion-tests-\(getpid())"
@@ -19,7 +20,7 @@ enum TinyRing {
         var synth = SynthesisOptions()
         synth.identities = 6
         synth.variants = 1
-        synth.rig = .ring8
+        synth.rig = .pipeline
         synth.resolution = 32
         synth.seed = 4
         _ = try! Synthesizer.run(synth, root: URL(fileURLWithPath: root + "/renders"))
@@ -216,8 +217,8 @@ final class MVDiffusionTaskTests: XCTestCase {
         let wide = TinyRing.folder + "/wide.png", grey = TinyRing.folder + "/grey.png"
         try [UInt8](repeating: 128, count: 32 * 16 * 3).withUnsafeBufferPointer { try PNG.write(wide, uint8: $0, width: 32, height: 16, channels: 3) }
         try [UInt8](repeating: 128, count: 32 * 32 * 2).withUnsafeBufferPointer { try PNG.write(grey, uint8: $0, width: 32, height: 32, channels: 2) }
-        XCTAssertTrue(try refusal(onImage(wide)).contains("is 32×16; the portrait must be square"))
-        XCTAssertTrue(try refusal(onImage(grey)).contains("has 2 channel(s); the portrait must be RGB or RGBA"))
+        XCTAssertTrue(try refusal(onImage(wide)).contains("wide.png: the portrait is 32×16 without alpha: it cannot be framed"))
+        XCTAssertTrue(try refusal(onImage(grey)).contains("grey.png: the head is cut by the image's top edge"))
         XCTAssertTrue(try refusal(["--checkpoint", TinyRing.vae, "--image", wide]).contains("is a 'vae' checkpoint, not a multi-view diffusion model"))
         XCTAssertTrue(try refusal(["--checkpoint", lowRun, "--high", lowRun, "--image", wide]).contains("the second stage is a low-stage model"))
         XCTAssertTrue(try refusal(["--checkpoint", highRun, "--image", wide]).contains("the first stage is a high-stage model"))

@@ -1,0 +1,153 @@
+import Datasets
+import Foundation
+import Identity
+import Layers
+import Tensors
+
+/// `model.kind: identity` — an ArcFace-style identity encoder (`IdentityEncoder`) trained with
+/// the additive angular margin loss over the training split's identities: every selected view
+/// of a sample is one image, labelled with its subject's identity, so any view, variant and
+/// background of an identity is one class. The class indices cover the training identities
+/// only (the validation split holds out whole identities); `identity_fraction` < 1 trains on a
+/// subset of them chosen by `identity_subset_seed` (an evaluation encoder that must differ from
+/// the guidance one), the other identities' images weighing nothing. Evaluation embeds the
+/// held-out subjects' ring views (azimuth 0 the face's front, 90° and 270° the sides, 180° the
+/// back) and reports verification and cosine statistics (`IdentityVerification`). The
+/// checkpoint's `identity_config` metadata rebuilds the encoder. Keys: see recipes/README.md.
+public final class IdentityTask: TrainingTask {
+    let encoder: IdentityEncoder
+    let loss: AngularMarginLoss
+    let train: ShardedDataset
+    /// Class index of each training sample, nil for samples outside the identity subset.
+    let classOfSample: [Int?]
+    let heldOut: ShardedDataset?
+    let background: Background
+    let seed: UInt64
+
+    public var model: any Module { encoder }
+    public let viewSelection: ViewSelection
+
+    public var checkpointMetadata: [String: String] { [IdentityEncoderConfiguration.metadataKey: encoder.configuration.json()] }
+
+    public var summary: String {
+        let c = encoder.configuration
+        return "additive angular margin loss (s \(loss.scale), m \(loss.margin)) over \(c.classes) training identities; "
+            + "encoder block_out_channels \(c.blockOutChannels), layers_per_block \(c.layersPerBlock), "
+            + "\(c.embeddingDimension)-d embedding at \(c.resolution)²"
+    }
+
+    public init(recipe: Recipe) throws {
+        let m = recipe.model.section
+        var c = IdentityEncoderConfiguration()
+        c.blockOutChannels = try m.ints("block_out_channels", default: c.blockOutChannels)
+        c.layersPerBlock = try m.int("layers_per_block", default: c.layersPerBlock, min: 1)
+        c.normNumGroups = try m.int("norm_num_groups", default: c.normNumGroups, min: 1)
+        c.embeddingDimension = try m.int("embedding_dimension", default: c.embeddingDimension, min: 1)
+        c.marginScale = Float(try m.double("margin_scale", default: 64, min: 0, exclusiveMin: true))
+        c.margin = Float(try m.double("margin", default: 0.5, min: 0, max: Double.pi / 2 - 1e-3))
+        let fraction = try m.double("identity_fraction", default: 1, min: 0, max: 1, exclusiveMin: true)
+        let subsetSeed = UInt64(try m.int("identity_subset_seed", default: 0, min: 0))
+
+        let train = try ShardedDataset(recipe.data.train)
+        self.train = train
+        c.resolution = train.width
+        guard train.width == train.height else {
+            throw m.error("kind", nil, "needs square views; \(recipe.data.train) has \(train.width)×\(train.height)")
+        }
+        let identities = Array(Set((0..<train.count).map(train.identity))).sorted()
+        let kept = Self.subset(identities, fraction: fraction, seed: subsetSeed)
+        guard kept.count >= 2 else {
+            throw m.error("identity_fraction", nil, "keeps \(kept.count) of \(identities.count) training identities; the loss needs at least 2")
+        }
+        let classOf = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($0.element, $0.offset) })
+        classOfSample = (0..<train.count).map { classOf[train.identity($0)] }
+        c.classes = kept.count
+        if let problem = c.problem { throw m.error("block_out_channels", nil, problem) }
+        encoder = IdentityEncoder(c)
+        loss = AngularMarginLoss(scale: c.marginScale, margin: c.margin)
+
+        if let v = recipe.data.validation {
+            heldOut = try ShardedDataset(v, split: IdentitySplit.validation)
+        } else {
+            heldOut = train.manifest.shards(of: IdentitySplit.validation).isEmpty ? nil
+                : try ShardedDataset(recipe.data.train, split: IdentitySplit.validation)
+        }
+        if let heldOut {
+            let overlap = Set((0..<heldOut.count).map(heldOut.identity)).intersection(identities)
+            guard overlap.isEmpty else {
+                throw recipe.error("data.validation", "shares identities with the training split (\(overlap.sorted().prefix(5).joined(separator: ", "))); "
+                                   + "held-out verification needs unseen identities")
+            }
+            try Self.evaluationSelection.validate(heldOut)
+        }
+        background = Background(rawValue: recipe.data.background) ?? .white
+        seed = recipe.seed
+        viewSelection = .random(inputs: recipe.views.inputs, supervision: 0, nearInputs: false)
+    }
+
+    /// `fraction` of `identities` (at least one), chosen by ranking them by a hash of (seed, name):
+    /// a different seed gives a different subset, the same seed always the same one.
+    static func subset(_ identities: [String], fraction: Double, seed: UInt64) -> [String] {
+        guard fraction < 1 else { return identities }
+        func rank(_ name: String) -> UInt64 {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ (seed &* 0x9E37_79B9_7F4A_7C15)
+            for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            return h
+        }
+        let count = max(1, Int((fraction * Double(identities.count)).rounded()))
+        return Array(identities.sorted { (rank($0), $0) < (rank($1), $1) }.prefix(count)).sorted()
+    }
+
+    public func loss(on batch: Batch, rng: inout Philox) -> (loss: Tensor, metrics: [String: Double]) {
+        let s = batch.images.shape
+        let images = batch.images.reshaped([s[0] * s[1], s[2], s[3], s[4]])
+        let classes = batch.samples.map { classOfSample[$0] }
+        let labels = classes.flatMap { Array(repeating: $0 ?? 0, count: s[1]) }
+        let weights = classes.flatMap { Array(repeating: Float($0 == nil ? 0 : 1), count: s[1]) }
+        let embeddings = encoder(images)
+        let centres = encoder.classCentres!.value
+        let value = loss(embeddings: embeddings, centres: centres, labels: labels, weights: weights)
+        // Nearest-centre accuracy on the counted images: how well the classes separate.
+        let cosines = withoutGradients { matmul(embeddings, l2Normalized(centres), transposeB: true) }
+        var correct = 0.0, counted = 0.0
+        let c = centres.shape[0]
+        for i in 0..<labels.count where weights[i] > 0 {
+            let row = (0..<c).map { cosines[flat: i * c + $0] }
+            if row.indices.max(by: { row[$0] < row[$1] }) == labels[i] { correct += 1 }
+            counted += 1
+        }
+        return (value, ["accuracy": counted > 0 ? correct / counted : 0])
+    }
+
+    /// The held-out views evaluation embeds: azimuths 0, 45, 90, 135, 180, 270, 315° in that order.
+    static let evaluationSelection = ViewSelection.ring(condition: .front, reconstructInput: false)
+    /// Positions of the front, side and back views in `evaluationSelection`.
+    static let frontSlot = 0, sideSlots = [2, 5], backSlot = 4
+
+    /// Verification on the held-out subjects of `batches` (their ring views, read here; the
+    /// trainer's batches only say which subjects): TAR at FAR 1e-3 and 1e-2 on front-to-side and
+    /// on all ring-view pairs; mean cosine of same-identity front–side and front–back pairs and
+    /// of different-identity pairs. The grid shows each subject's ring views.
+    public func evaluate(on batches: [Batch], gridPath: String?) throws -> [String: Double] {
+        guard let heldOut else { return [:] }
+        let samples = batches.flatMap(\.samples)
+        guard !samples.isEmpty else { return [:] }
+        let assembler = BatchAssembler(dataset: heldOut, selection: Self.evaluationSelection, background: background, seed: seed)
+        var scratch = [UInt8]()
+        var embeddings: [[Float]] = [], rows: [[Tensor]] = []
+        let views = Self.evaluationSelection.count
+        for start in stride(from: 0, to: samples.count, by: 8) {
+            let chunk = Array(samples[start..<min(samples.count, start + 8)])
+            let batch = try assembler.assemble(chunk, cursor: .init(), next: .init(), scratch: &scratch)
+            let s = batch.images.shape
+            let images = batch.images.reshaped([s[0] * s[1], s[2], s[3], s[4]])
+            let e = encoder(images), d = e.shape[1]
+            for i in 0..<e.shape[0] { embeddings.append((0..<d).map { e[flat: i * d + $0] }) }
+            for b in 0..<chunk.count where rows.count < 8 { rows.append((0..<views).map { item(images, b * views + $0) }) }
+        }
+        if let gridPath { try ImageGrid.write(rows, to: gridPath) }
+        let identities = samples.map(heldOut.identity)
+        return IdentityVerification(embeddings: embeddings, identities: identities, viewsPerSubject: views,
+                                    front: Self.frontSlot, sides: Self.sideSlots, back: Self.backSlot).metrics
+    }
+}

@@ -1,0 +1,85 @@
+import Checkpoints
+import Datasets
+import Distributed
+import Foundation
+import Identity
+import TestSupport
+import XCTest
+@testable import Training
+
+/// The identity task trained for a few steps on the tiny ring set (4 training identities, 2
+/// held out): the loss falls, the held-out verification metrics are logged, the checkpoint
+/// rebuilds the encoder alone, and `relief-infer identity` compares two images with it.
+final class IdentityTaskTests: XCTestCase {
+    static func recipe(run: String, model: String = "", steps: Int = 24) -> String {
+        TinyRing.write(run: run, """
+            model: {kind: identity, block_out_channels: [8, 16], norm_num_groups: 4, embedding_dimension: 16, margin_scale: 16, margin: 0.2\(model)}
+            data: {train: \(TinyRing.folder)/ring-32, background: random}
+            views: {inputs: 3, supervision: 3}
+            optimizer: {lr: 0.003, ema_decay: 0}
+            schedule: {kind: constant}
+            training: {steps: \(steps), batch_size_per_rank: 4}
+            evaluation: {every: \(steps), samples: 8}
+            """)
+    }
+
+    func rows(_ run: String, kind: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: TinyRing.folder + "/runs/\(run)/metrics.jsonl", encoding: .utf8)
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["kind"] as? String == kind }
+    }
+
+    func testTrainsEvaluatesAndIsReadFromTheCheckpointAlone() throws {
+        let run = "identity-\(UUID().uuidString)"
+        TinyRing.train(Self.recipe(run: run))
+        let losses = try rows(run, kind: "train").map { $0["loss"] as! Double }
+        XCTAssertGreaterThanOrEqual(losses.count, 10)
+        XCTAssertLessThan(losses.suffix(3).reduce(0, +), 0.8 * losses.prefix(3).reduce(0, +), "loss \(losses)")
+        let eval = try XCTUnwrap(try rows(run, kind: "eval").last)
+        for key in ["tar_at_far_1e-3_front_side", "tar_at_far_1e-2_front_side", "tar_at_far_1e-2_all", "cosine_same_front_side",
+                    "cosine_same_front_back", "cosine_different", "cosine_different_front_side"] {
+            XCTAssertNotNil(eval[key], "\(key) missing from \(eval)")
+        }
+        // Held-out subjects of distinct identities (one variant each): each front against every other's 2 sides.
+        let heldOut = try ShardedDataset(TinyRing.folder + "/ring-32", split: IdentitySplit.validation).count
+        XCTAssertGreaterThanOrEqual(heldOut, 2)
+        XCTAssertEqual(eval["impostor_pairs_front_side"] as? Double, Double(heldOut * (heldOut - 1) * 2))
+
+        let (encoder, _) = try IdentityEncoder.load(path: TinyRing.folder + "/runs/\(run)")
+        XCTAssertEqual(encoder.configuration.classes, 4)
+        XCTAssertEqual(encoder.configuration.resolution, 32)
+        XCTAssertEqual(encoder.configuration.marginScale, 16)
+
+        guard let infer = Programs.built("relief-infer") else { throw XCTSkip("relief-infer is not built") }
+        let subjects = try RenderFolder.subjects(in: [TinyRing.folder + "/renders"])
+        let images = try subjects.prefix(2).map { s in
+            try FileManager.default.contentsOfDirectory(atPath: s.folder + "/images").sorted().first.map { s.folder + "/images/" + $0 }!
+        }
+        let (status, output) = try Programs.run(infer, ["identity", "--checkpoint", TinyRing.folder + "/runs/\(run)",
+                                                        "--image", images[0], "--image", images[0]])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("cosine similarity 1.0000"), output)
+        let (s2, o2) = try Programs.run(infer, ["identity", "--checkpoint", TinyRing.folder + "/runs/\(run)", "--image", images[0]])
+        XCTAssertNotEqual(s2, 0)
+        XCTAssertTrue(o2.contains("give exactly two --image options"), o2)
+    }
+
+    func testIdentitySubsetsDifferBySeedAndKeysAreChecked() throws {
+        let names = (0..<20).map(String.init)
+        let a = IdentityTask.subset(names, fraction: 0.8, seed: 1), b = IdentityTask.subset(names, fraction: 0.8, seed: 2)
+        XCTAssertEqual(a.count, 16)
+        XCTAssertEqual(a, IdentityTask.subset(names, fraction: 0.8, seed: 1))
+        XCTAssertNotEqual(a, b)
+        XCTAssertEqual(IdentityTask.subset(names, fraction: 1, seed: 5), names)
+
+        let task = try TaskCatalog.make(try Recipe.load(file: Self.recipe(run: "subset", model: ", identity_fraction: 0.5")))
+        XCTAssertEqual((task as! IdentityTask).encoder.configuration.classes, 2)
+        func error(_ model: String) -> String {
+            do { _ = try TaskCatalog.make(try Recipe.load(file: Self.recipe(run: "bad", model: model))) } catch { return "\(error)" }
+            return "no error"
+        }
+        XCTAssertTrue(error(", identity_fraction: 0.1").contains("model.identity_fraction"), error(", identity_fraction: 0.1"))
+        XCTAssertTrue(error(", norm_num_groups: 3").contains("norm_num_groups 3 does not divide"), error(", norm_num_groups: 3"))
+        XCTAssertTrue(error(", margin: 2").contains("model.margin"), error(", margin: 2"))
+    }
+}
