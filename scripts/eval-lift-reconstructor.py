@@ -13,7 +13,8 @@ per subject from `--seed` (`--alpha random`).
   scripts/eval-lift-reconstructor.py --checkpoint RUN --dataset data/ring-64 --renders data/renders/ring-64 \\
       --alpha front --out OUT [--bin .build/release]
 
-Writes OUT/<subject>/ (reconstruct's outputs) and OUT/summary.json; prints the means.
+Writes OUT/<subject>/ (reconstruct's outputs) and OUT/summary.json; prints the means and, beside them, the
+PSNR of predicting every scored view as the pixelwise mean of the six inputs (needs numpy and Pillow).
 """
 import argparse
 import json
@@ -54,6 +55,24 @@ def ring_and_levels(cameras_path):
     return ring, others
 
 
+def mean_input_baseline_psnr(folder, inputs, scored):
+    """PSNR of predicting every scored view as the pixelwise mean of the inputs (on white), the
+    trainer's `psnr_mean_input_baseline`; None without numpy / Pillow."""
+    try:
+        import numpy as np
+        from PIL import Image
+    except ImportError:
+        return None
+    frames = json.load(open(os.path.join(folder, "opencv_cameras.json")))["frames"]
+
+    def image(v):
+        rgba = np.asarray(Image.open(os.path.join(folder, frames[v]["file_path"])).convert("RGBA"), dtype=np.float64) / 255
+        return rgba[..., :3] * rgba[..., 3:] + (1 - rgba[..., 3:])
+
+    mean = np.mean([image(v) for v in inputs], axis=0)
+    return float(np.mean([-10 * math.log10(max(np.mean((mean - image(v)) ** 2), 1e-10)) for v in scored]))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", required=True)
@@ -63,12 +82,13 @@ def main():
     p.add_argument("--seed", type=int, default=0, help="seed of the random α draws")
     p.add_argument("--weights", default="auto")
     p.add_argument("--split", default="val")
+    p.add_argument("--limit", type=int, help="score only the first N subjects")
     p.add_argument("--bin", default=".build/release")
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
     subjects = subprocess.run([os.path.join(args.bin, "data-tools"), "inspect", args.dataset, "--subjects", args.split],
-                              check=True, capture_output=True, text=True).stdout.split()
+                              check=True, capture_output=True, text=True).stdout.split()[:args.limit]
     rng = random.Random(args.seed)
     rows = []
     for subject in subjects:
@@ -88,16 +108,21 @@ def main():
             sys.exit(f"{subject}: {len(others)} views off the ring, {len(scored)} scored")
         psnr = sum(m["psnr"] for m in scored) / len(scored)
         ssim = sum(m["ssim"] for m in scored) / len(scored)
+        baseline = mean_input_baseline_psnr(folder, inputs, others)
         rows.append({"subject": subject, "alpha_degrees": 45 * alpha, "inputs": inputs, "views": len(scored),
-                     "psnr": psnr, "ssim": ssim})
+                     "psnr": psnr, "ssim": ssim, "psnr_mean_input_baseline": baseline})
         print(f"{subject}: α {45 * alpha:3d}°, {len(scored)} views, PSNR {psnr:.2f} dB, SSIM {ssim:.4f}", flush=True)
     summary = {"checkpoint": args.checkpoint, "dataset": args.dataset, "split": args.split, "alpha": args.alpha,
                "seed": args.seed, "subjects": len(rows),
                "psnr": sum(r["psnr"] for r in rows) / len(rows), "ssim": sum(r["ssim"] for r in rows) / len(rows),
+               "psnr_mean_input_baseline": None if None in [r["psnr_mean_input_baseline"] for r in rows]
+               else sum(r["psnr_mean_input_baseline"] for r in rows) / len(rows),
                "per_subject": rows}
     os.makedirs(args.out, exist_ok=True)
     json.dump(summary, open(os.path.join(args.out, "summary.json"), "w"), indent=2)
-    print(f"{len(rows)} subjects, α {args.alpha}: PSNR {summary['psnr']:.2f} dB, SSIM {summary['ssim']:.4f}")
+    baseline = summary["psnr_mean_input_baseline"]
+    print(f"{len(rows)} subjects, α {args.alpha}: PSNR {summary['psnr']:.2f} dB, SSIM {summary['ssim']:.4f}"
+          + ("" if baseline is None else f"; mean-of-inputs baseline {baseline:.2f} dB"))
 
 
 if __name__ == "__main__":
