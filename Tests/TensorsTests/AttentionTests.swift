@@ -95,12 +95,15 @@ final class AttentionTests: XCTestCase {
         let x = [Tensor.normal([b, n, h * d], rng: &rng), Tensor.normal([b, n, h * d], rng: &rng),
                  Tensor.normal([b, n, h * d], rng: &rng)]
         let probe = Tensor.normal([b, n, h * d], rng: &rng)
-        var results: [(value: Tensor, gradients: [Tensor])] = []
+        // The output is compared element by element, not through the scalar Σ probe·out: a sum of
+        // 76 800 terms cancels, so its relative difference between backends hinges on summation
+        // order (1.1e-5 under OpenBLAS's Haswell kernels), not on the kernels being right.
+        var results: [[Tensor]] = []
         forEachTileBackend { _ in
-            results.append(gradients(of: x) { xs in (attention(xs[0], xs[1], xs[2], heads: h) * probe).sum() })
+            let out = attention(x[0], x[1], x[2], heads: h)
+            results.append([out] + gradients(of: x) { xs in (attention(xs[0], xs[1], xs[2], heads: h) * probe).sum() }.gradients)
         }
-        for (name, (micro, blas)) in zip(["Σ probe·out", "dq", "dk", "dv"], zip([results[0].value] + results[0].gradients,
-                                                                              [results[1].value] + results[1].gradients)) {
+        for (name, (micro, blas)) in zip(["out", "dq", "dk", "dv"], zip(results[0], results[1])) {
             var worst: Float = 0, scale: Float = 0
             for i in 0..<micro.count { worst = max(worst, abs(micro[flat: i] - blas[flat: i])); scale = max(scale, abs(blas[flat: i])) }
             XCTAssertLessThan(worst / scale, 1e-5, name)
