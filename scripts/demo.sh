@@ -3,7 +3,8 @@
 # synthesises heads seen by the pipeline rig (the diffusion ring of 8 views at 0° elevation and
 # 32 views at 20°), converts them to HDF5 shards at 64² and 32², trains on 2 MPI ranks every
 # model the pipeline needs — the VAE, the multi-view diffusion model in its latent space, and
-# the GS-LRM on the six diffusion views — then lifts a held-out head from one image with
+# the GS-LRM (first on 4 random views of a 20°-elevation rig of the same heads, then on the six
+# diffusion views) — then lifts a held-out head from one image with
 # `relief-infer lift` and prints where the views, PLY, turntable and metrics are.
 # Re-running reuses the data and resumes each run (a finished run is left as it is).
 set -euo pipefail
@@ -22,8 +23,12 @@ if [ ! -f "$dataset/manifest.json" ] || [ ! -f data/ring-32/manifest.json ]; the
     "$bin/data-tools" convert --input "$renders" --out "$dataset" --resolution 64 --val-fraction 0.1
     "$bin/data-tools" convert --input "$renders" --out data/ring-32 --resolution 32 --val-fraction 0.1
 fi
-"$bin/data-tools" verify "$dataset"
-"$bin/data-tools" verify data/ring-32
+if [ ! -f data/heads-quick/manifest.json ]; then
+    echo "== synthesising the same heads seen by the reconstructor rig (32 views at 20° elevation), for the GS-LRM's first stage"
+    "$bin/data-tools" synth --out data/renders/heads-quick --identities 120 --variants 2 --resolution 64 --rig reconstructor --seed 1
+    "$bin/data-tools" convert --input data/renders/heads-quick --out data/heads-quick --resolution 64 --val-fraction 0.1
+fi
+for d in "$dataset" data/ring-32 data/heads-quick; do "$bin/data-tools" verify "$d"; done
 
 train() {  # recipe run-name: trains on 2 ranks, resuming the run if it has a checkpoint
     local resume=()
@@ -35,6 +40,7 @@ train() {  # recipe run-name: trains on 2 ranks, resuming the run if it has a ch
 }
 train recipes/lift-quick-vae.yaml lift-quick-vae
 train recipes/lift-quick-diffusion.yaml lift-quick-diffusion
+train recipes/quickstart.yaml quickstart
 train recipes/gslrm-lift-quick.yaml gslrm-lift-quick
 
 subject=$("$bin/data-tools" inspect "$dataset" --subjects val | head -n 1)
@@ -45,7 +51,7 @@ rm -rf "$out"
     --input "$renders/$subject" --view 0 --out "$out"
 
 echo
-echo "training curves:  checkpoints/{lift-quick-vae,lift-quick-diffusion,gslrm-lift-quick}/loss.png (tensorboard --logdir checkpoints/)"
+echo "training curves:  checkpoints/{lift-quick-vae,lift-quick-diffusion,quickstart,gslrm-lift-quick}/loss.png (tensorboard --logdir checkpoints/)"
 echo "generated views:  $out/sheet.png (portrait | six generated views / ground truth at their cameras)"
 echo "Gaussians (PLY):  $out/gaussians.ply"
 echo "turntable:        $out/turntable/"
