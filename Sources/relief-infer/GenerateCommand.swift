@@ -27,10 +27,7 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(help: "The low (or only) stage: a Relief run or step folder of a model.kind mvdiffusion run.") var checkpoint: String
     @Option(help: "The high stage (two-stage residual), a run or step folder.") var high: String?
-    @Option(help: "A portrait PNG (RGBA: reframed; RGB: square, on white, framed as the training renders).") var image: String?
-    @Option(help: "A subject render folder (opencv_cameras.json + images/) to take the portrait from (with --view).") var input: String?
-    @Option(help: "The subject's view to use as the portrait (with --input).") var view: Int?
-    @Option(help: "The portrait's azimuth in degrees (with --image; with --input it is read from the camera).") var azimuth: Double = 0
+    @OptionGroup var portraitOptions: PortraitOptions
     @Option(help: "Output folder (created if missing).") var out: String
     @OptionGroup var sampler: SamplingOptions
     @Option(help: "Which weights: auto (EMA once it has forgotten its start), ema or model.") var weights: WeightsChoice = .auto
@@ -41,7 +38,7 @@ struct GenerateCommand: ParsableCommand {
         let started = Date()
         let pipeline = try Self.pipeline(low: checkpoint, high: high, weights: weights, vae: vae)
         let size = pipeline.imageSize
-        let source = try Portrait.read(image: image, input: input, view: view, azimuth: azimuth, size: size)
+        let source = try portraitOptions.read(size: size)
         let (portrait, portraitAzimuth) = (source.image, source.azimuthDegrees)
         let truth = source.subject == nil ? nil : source.truth(atAzimuths: pipeline.viewAzimuthsDegrees.map { portraitAzimuth + $0 })
         let loaded = Date()

@@ -27,11 +27,7 @@ struct LiftCommand: ParsableCommand {
 
     @Option(help: "The multi-view diffusion stages: LOW or LOW,HIGH (model.kind mvdiffusion run or step folders).") var diffusion: String
     @Option(help: "The GS-LRM: a model.kind gslrm run or step folder.") var reconstructor: String
-    @Option(help: "A portrait PNG.") var image: String?
-    @Option(help: "A subject render folder (opencv_cameras.json + images/): its view --view is the portrait, all its views the ground truth.")
-    var input: String?
-    @Option(help: "The subject's view to lift (with --input).") var view: Int?
-    @Option(help: "The portrait's azimuth in degrees (with --image; with --input it is read from the camera).") var azimuth: Double = 0
+    @OptionGroup var portraitOptions: PortraitOptions
     @Option(help: "Output folder (created if missing).") var out: String
     @OptionGroup var sampler: SamplingOptions
     @Option(help: "Which weights of every model: auto, ema or model.") var weights: WeightsChoice = .auto
@@ -46,7 +42,7 @@ struct LiftCommand: ParsableCommand {
         let lifter = try Self.lifter(diffusion: diffusion, reconstructor: reconstructor, weights: weights, vae: vae)
         if let mismatch = lifter.mismatch { FileHandle.standardError.write(Data("warning: \(mismatch)\n".utf8)) }
         let r = lifter.resolution
-        let portrait = try Portrait.read(image: image, input: input, view: view, azimuth: azimuth, size: r)
+        let portrait = try portraitOptions.read(size: r)
         guard identity == nil || portrait.subject != nil else { throw ValidationError("--identity scores against ground truth: it goes with --input") }
         let encoder = try identity.map { try IdentityEncoder.load(path: $0).encoder }
         let loaded = Date()
@@ -87,7 +83,7 @@ struct LiftCommand: ParsableCommand {
 
         var report: [String: Any] = sampler.report.merging([
             "diffusion": diffusion, "reconstructor": reconstructor,
-            "portrait": image ?? "\(input!) view \(view!)", "portrait_azimuth_degrees": portrait.azimuthDegrees,
+            "portrait": portraitOptions.source, "portrait_azimuth_degrees": portrait.azimuthDegrees,
             "diffusion_resolution": size, "reconstructor_resolution": r, "gaussians": lift.gaussians.count, "gaussians_in_ply": scene.count,
             "generated_azimuths_degrees": lifter.diffusion.viewAzimuthsDegrees.map { portrait.azimuthDegrees + $0 },
             "seconds": ["load": loaded.timeIntervalSince(started), "low_stage": lift.seconds.lowStage, "high_stage": lift.seconds.highStage,

@@ -4,6 +4,23 @@ import Foundation
 import Splatting
 import Tensors
 
+/// The options naming the portrait, shared by `generate` and `lift`.
+struct PortraitOptions: ParsableArguments {
+    @Option(help: "A portrait PNG (RGBA: reframed; RGB: square, on white, framed as the training renders).") var image: String?
+    @Option(help: "A subject render folder (opencv_cameras.json + images/): its view --view is the portrait, all its views the ground truth.")
+    var input: String?
+    @Option(help: "The subject's view to use as the portrait (with --input).") var view: Int?
+    @Option(help: "The portrait's azimuth in degrees (with --image; with --input it is read from the camera).") var azimuth: Double = 0
+
+    /// The portrait at `size`² (`Portrait.read`).
+    func read(size: Int) throws -> Portrait {
+        try Portrait.read(image: image, input: input, view: view, azimuth: azimuth, size: size)
+    }
+
+    /// Where the portrait came from, for metrics files.
+    var source: String { image ?? "\(input ?? "") view \(view.map(String.init) ?? "")" }
+}
+
 /// The portrait `generate` and `lift` start from: a PNG brought to the training framing
 /// (`PortraitFraming`), or view K of a subject render folder, whose other views are then the
 /// ground truth.
