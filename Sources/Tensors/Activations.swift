@@ -21,10 +21,9 @@ struct Tanh: PointwiseFunction {
 
 /// x·σ(x).
 struct SiLU: PointwiseFunction {
-    @inline(__always) func value(_ x: FloatVector) -> FloatVector { x * VectorMath.sigmoid(x) }
+    @inline(__always) func value(_ x: FloatVector) -> FloatVector { VectorMath.silu(x) }
     @inline(__always) func gradient(_ x: FloatVector, _ y: FloatVector, _ g: FloatVector) -> FloatVector {
-        let s = VectorMath.sigmoid(x)
-        return g * s * (1 + x * (1 - s))
+        VectorMath.siluGradient(x, g)
     }
 }
 

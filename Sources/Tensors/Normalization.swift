@@ -234,26 +234,37 @@ func centeredDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: Flo
 }
 
 /// dst = SiLU(src·scale + shift), with the standalone SiLU's numerics (tails padded to a vector).
-@inline(__always)
+///
+/// Full vectors in a plain loop, then the tail, as `PointwiseKernels`: written as a closure for
+/// `VectorMath.forEachVector`, the body (the inlined exponential) was too large for the optimizer
+/// to inline back, and it became a call per 16 floats.
 func siluAffine(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, scale: Float, shift: Float) {
+    let w = VectorMath.width
     var i = 0
-    while i < n {
-        let k = min(VectorMath.width, n - i)
-        let z = VectorMath.load(src + i, count: k) * scale + shift
-        VectorMath.store(SiLU().value(z), dst + i, count: k)
-        i += k
+    while i &+ w <= n {
+        VectorMath.store(VectorMath.silu(VectorMath.load(src + i) * scale + shift), dst + i)
+        i &+= w
+    }
+    if i < n {
+        let k = n &- i
+        VectorMath.store(VectorMath.silu(VectorMath.load(src + i, count: k) * scale + shift), dst + i, count: k)
     }
 }
 
-/// dz = g·σ(z)·(1 + z·(1 − σ(z))) with z = x·scale + shift (the standalone SiLU's gradient).
-@inline(__always)
+/// dz = g·σ(z)·(1 + z·(1 − σ(z))) with z = x·scale + shift (the standalone SiLU's gradient); loops
+/// as `siluAffine`.
 func siluAffineBackward(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dz: UnsafeMutablePointer<Float>, _ n: Int,
                         scale: Float, shift: Float) {
+    let w = VectorMath.width
     var i = 0
-    while i < n {
-        let k = min(VectorMath.width, n - i)
+    while i &+ w <= n {
+        let z = VectorMath.load(x + i) * scale + shift
+        VectorMath.store(VectorMath.siluGradient(z, VectorMath.load(g + i)), dz + i)
+        i &+= w
+    }
+    if i < n {
+        let k = n &- i
         let z = VectorMath.load(x + i, count: k) * scale + shift
-        VectorMath.store(SiLU().gradient(z, z, VectorMath.load(g + i, count: k)), dz + i, count: k)
-        i += k
+        VectorMath.store(VectorMath.siluGradient(z, VectorMath.load(g + i, count: k)), dz + i, count: k)
     }
 }

@@ -15,8 +15,11 @@ public enum VectorMath {
     /// the rasterizer), so that all of them share its numerics. Cody–Waite reduction
     /// x = n·ln2 + r with fused multiply-adds, a degree-6 polynomial for eʳ on |r| ≤ ln2/2, and
     /// 2ⁿ applied as two factors so that the subnormal range and overflow to +∞ come out right.
-    /// Inlinable: the rasterizer's tile kernel (Splatting) calls it per tile row.
-    @inlinable @inline(__always)
+    /// Transparent (always inlined, across modules too: the rasterizer's tile kernel in Splatting
+    /// calls it per tile row), not `@inline(__always)`: that is a hint, and the checked build's
+    /// optimizer dropped it in large kernels (GroupNorm+SiLU, attention's forward, the tile
+    /// kernel), leaving a call per 16 lanes. The same for `sigmoid`, `silu`, `siluGradient`.
+    @_transparent
     public static func exp(_ x: FloatVector) -> FloatVector {
         var xc = x.replacing(with: 89, where: x .> 89)         // e^89 overflows to +inf below
         xc.replace(with: -104, where: x .< -104)                // e^-104 rounds to 0 below
@@ -128,13 +131,39 @@ public enum VectorMath {
     }
 
     /// 1 / (1 + e⁻ˣ); saturates cleanly to 0 and 1.
-    @inlinable @inline(__always)
+    @_transparent
     public static func sigmoid(_ x: FloatVector) -> FloatVector {
         1 / (1 + exp(-x))
+    }
+
+    /// x·σ(x): the SiLU of the pointwise op and of the fused GroupNorm+SiLU, one definition
+    /// (transparent like `exp`: as an `@inline(__always)` method it stayed a call per 16 floats,
+    /// on 128-bit halves, in GroupNorm+SiLU's loop).
+    @_transparent
+    public static func silu(_ x: FloatVector) -> FloatVector { x * sigmoid(x) }
+
+    /// g·dSiLU/dx = g·σ(x)·(1 + x·(1 − σ(x))).
+    @_transparent
+    public static func siluGradient(_ x: FloatVector, _ g: FloatVector) -> FloatVector {
+        let s = sigmoid(x)
+        return g * s * (1 + x * (1 - s))
     }
 }
 
 extension VectorMath {
+    /// Calls `body(i, k)` for i = 0, 16, 32, … < n with k = min(16, n − i) lanes: the full vectors
+    /// in a loop of their own, then the tail once. In that loop k is the constant 16, so the
+    /// inlined body's `load`/`store(count: k)` are single vector moves, with no per-vector test
+    /// for the lane-by-lane tail path. For small bodies (additions, moves): one that inlines the
+    /// exponential is too large to be inlined back and runs as a call per vector.
+    @inline(__always)
+    static func forEachVector(_ n: Int, _ body: (_ i: Int, _ k: Int) -> Void) {
+        let w = FloatVector.scalarCount
+        var i = 0
+        while i &+ w <= n { body(i, w); i &+= w }
+        if i < n { body(i, n &- i) }
+    }
+
     /// Loads lanes from `p`; only `count` (< width allowed) are read, the rest are zero.
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>, count: Int = FloatVector.scalarCount) -> FloatVector {

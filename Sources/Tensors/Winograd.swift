@@ -162,7 +162,8 @@ struct WinogradConv3x3 {
             let scratch = Tensor(uninitializedShape: [28])
             let d = scratch.storage.base, q = d + 16
             for pair in range {
-                for e in 0..<16 { d[e] = dup[e * plane + pair] }
+                var source = dup + pair  // dU[e = 0][pair]; consecutive e are `plane` apart (pointer walk: see transformFilters)
+                for e in 0..<16 { d[e] = source.pointee; source += plane }
                 // q = Gᵀ d (rows), then q G (columns); Gᵀ = [[1,½,½,0],[0,½,−½,0],[0,½,½,1]].
                 for j in 0..<4 {
                     let (d0, d1, d2, d3) = (d[j], d[4 + j], d[8 + j], d[12 + j])
@@ -190,24 +191,27 @@ struct WinogradConv3x3 {
             let scratch = Tensor(uninitializedShape: [21])
             let g = scratch.storage.base, h = g + 9
             for pair in range {
-                let o = pair / inputs, i = pair % inputs
+                // Pointers, not indices, inside the pair: index arithmetic is overflow-checked
+                // (`-O`), a compare and branch per element the pointer walk does not need.
                 if flipped {
-                    let source = weight + (i * outputs + o) * 9
+                    let source = weight + (pair % inputs * outputs + pair / inputs) * 9
                     for t in 0..<9 { g[t] = source[8 - t] }
                 } else {
-                    for t in 0..<9 { g[t] = weight[pair * 9 + t] }
+                    let source = weight + pair * 9
+                    for t in 0..<9 { g[t] = source[t] }
                 }
                 // h = G g (rows), then h Gᵀ (columns); G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
                 for j in 0..<3 {
                     let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
                     h[j] = g0; h[3 + j] = 0.5 * (g0 + g1 + g2); h[6 + j] = 0.5 * (g0 - g1 + g2); h[9 + j] = g2
                 }
+                var e = up + pair  // U[e = 0][pair]; consecutive e are `plane` apart
                 for r in 0..<4 {
                     let (h0, h1, h2) = (h[3 * r], h[3 * r + 1], h[3 * r + 2])
-                    up[(4 * r) * plane + pair] = h0
-                    up[(4 * r + 1) * plane + pair] = 0.5 * (h0 + h1 + h2)
-                    up[(4 * r + 2) * plane + pair] = 0.5 * (h0 - h1 + h2)
-                    up[(4 * r + 3) * plane + pair] = h2
+                    e.pointee = h0; e += plane
+                    e.pointee = 0.5 * (h0 + h1 + h2); e += plane
+                    e.pointee = 0.5 * (h0 - h1 + h2); e += plane
+                    e.pointee = h2; e += plane
                 }
             }
         }
@@ -237,7 +241,7 @@ struct WinogradConv3x3 {
         // Rows: t0 = d0 − d2, t1 = d1 + d2, t2 = d2 − d1, t3 = d1 − d3, in place over the scratch.
         for side in 0..<2 {
             let d0 = scratch + side * 4 * count, d1 = d0 + count, d2 = d1 + count, d3 = d2 + count
-            forVectors(count) { j, _ in
+            VectorMath.forEachVector(count) { j, _ in
                 let a = load(d0 + j), b = load(d1 + j), c2 = load(d2 + j), d = load(d3 + j)
                 store(a - c2, d0 + j); store(b + c2, d1 + j); store(c2 - b, d2 + j); store(b - d, d3 + j)
             }
@@ -246,7 +250,7 @@ struct WinogradConv3x3 {
         for u in 0..<4 {
             let e = even + u * count, o = odd + u * count
             let v0 = v + (4 * u) * stride, v1 = v0 + stride, v2 = v1 + stride, v3 = v2 + stride
-            forVectors(tilesX) { j, k in
+            VectorMath.forEachVector(tilesX) { j, k in
                 let e0 = load(e + j), e1 = load(e + j + 1), o0 = load(o + j), o1 = load(o + j + 1)
                 store(e0 - e1, v0 + j, k); store(o0 + e1, v1 + j, k); store(e1 - o0, v2 + j, k); store(o0 - o1, v3 + j, k)
             }
@@ -260,8 +264,10 @@ struct WinogradConv3x3 {
         // Interior: both 2j − pad ≥ 0 and 2j + 1 − pad < width.
         let lo = min(count, (pad + 1) / 2), hi = max(lo, min(count, (width + pad) / 2))
         for j in 0..<lo { let i = 2 * j - pad; even[j] = i >= 0 && i < width ? row[i] : 0; odd[j] = i + 1 >= 0 && i + 1 < width ? row[i + 1] : 0 }
+        // Wrapping index arithmetic (j < count, so 2j + 1 cannot overflow): an overflow check in
+        // the loop keeps it from being vectorised, a third more instructions per convolution.
         let base = row - pad
-        for j in lo..<hi { even[j] = base[2 * j]; odd[j] = base[2 * j + 1] }
+        for j in lo..<hi { even[j] = base[2 &* j]; odd[j] = base[2 &* j &+ 1] }
         for j in hi..<count { let i = 2 * j - pad; even[j] = i >= 0 && i < width ? row[i] : 0; odd[j] = i + 1 >= 0 && i + 1 < width ? row[i + 1] : 0 }
     }
 
@@ -275,7 +281,7 @@ struct WinogradConv3x3 {
         let m0 = m, m1 = m0 + stride, m2 = m1 + stride, m3 = m2 + stride, m4 = m3 + stride, m5 = m4 + stride
         let m6 = m5 + stride, m7 = m6 + stride, m8 = m7 + stride, m9 = m8 + stride, m10 = m9 + stride
         let m11 = m10 + stride, m12 = m11 + stride, m13 = m12 + stride, m14 = m13 + stride, m15 = m14 + stride
-        forVectors(tilesX) { j, k in
+        VectorMath.forEachVector(tilesX) { j, k in
             // Rows: s0 = M0 + M1 + M2, s1 = M1 − M2 − M3 (M_u the u-th row of 4); then the same on columns.
             let s00 = load(m0 + j, k) + load(m4 + j, k) + load(m8 + j, k), s01 = load(m1 + j, k) + load(m5 + j, k) + load(m9 + j, k)
             let s02 = load(m2 + j, k) + load(m6 + j, k) + load(m10 + j, k), s03 = load(m3 + j, k) + load(m7 + j, k) + load(m11 + j, k)
@@ -290,11 +296,12 @@ struct WinogradConv3x3 {
             let oy = 2 * ty + a, ev = a == 0 ? y00 : y10, od = a == 0 ? y01 : y11
             guard oy < outHeight else { break }
             let row = plane + oy * outWidth
+            // Wrapping index arithmetic in the loops, as in `splitColumns`: vectorised interleaves.
             if accumulate {
-                for j in 0..<pairs { row[2 * j] += ev[j]; row[2 * j + 1] += od[j] }
+                for j in 0..<pairs { row[2 &* j] += ev[j]; row[2 &* j &+ 1] += od[j] }
                 if oddTail { row[2 * pairs] += ev[pairs] }
             } else {
-                for j in 0..<pairs { row[2 * j] = ev[j]; row[2 * j + 1] = od[j] }
+                for j in 0..<pairs { row[2 &* j] = ev[j]; row[2 &* j &+ 1] = od[j] }
                 if oddTail { row[2 * pairs] = ev[pairs] }
             }
         }
@@ -318,7 +325,7 @@ struct WinogradConv3x3 {
             splitColumns(plane + oy * outWidth, width: outWidth, pad: 0, even: ev, odd: od, count: tilesX)
         }
         let y00 = y, y01 = y + tilesX, y10 = y + 2 * tilesX, y11 = y + 3 * tilesX
-        forVectors(tilesX) { j, k in
+        VectorMath.forEachVector(tilesX) { j, k in
             // Rows (p, q)_u = (y0, y0 + y1, y0 − y1, −y1) over a; then each row (p, q) → (p, p + q, p − q, −q).
             let a0 = load(y00 + j, k), b0 = load(y01 + j, k), a1 = load(y10 + j, k), b1 = load(y11 + j, k)
             func row(_ u: Int, _ p: FloatVector, _ q: FloatVector) {
@@ -327,16 +334,6 @@ struct WinogradConv3x3 {
             }
             row(0, a0, b0); row(1, a0 + a1, b0 + b1); row(2, a0 - a1, b0 - b1); row(3, -a1, -b1)
         }
-    }
-}
-
-/// Calls `body(j, k)` for j = 0, 16, 32, … < count with k = min(16, count − j) lanes.
-@inline(__always)
-private func forVectors(_ count: Int, _ body: (Int, Int) -> Void) {
-    var j = 0
-    while j < count {
-        body(j, min(FloatVector.scalarCount, count - j))
-        j += FloatVector.scalarCount
     }
 }
 
