@@ -63,7 +63,11 @@ public final class IdentityTask: TrainingTask {
         let classOf = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($0.element, $0.offset) })
         classOfSample = (0..<train.count).map { classOf[train.identity($0)] }
         c.classes = kept.count
-        if let problem = c.problem { throw m.error(problem.hasPrefix("resolution") ? "resolution" : "block_out_channels", nil, problem) }
+        if let problem = c.problem {
+            // Each problem starts with the key it is about: blame that key where the recipe wrote it.
+            let key = String(problem.prefix { $0 != " " })
+            throw m.error(m.has(key) ? key : "kind", nil, problem)
+        }
         encoder = IdentityEncoder(c)
         loss = AngularMarginLoss(scale: c.marginScale, margin: c.margin)
 
