@@ -11,9 +11,9 @@ import XCTest
 /// held out): the loss falls, the held-out verification metrics are logged, the checkpoint
 /// rebuilds the encoder alone, and `relief-infer identity` compares two images with it.
 final class IdentityTaskTests: XCTestCase {
-    static func recipe(run: String, model: String = "", steps: Int = 24) -> String {
+    static func recipe(run: String, model: String = "", groups: Int = 4, steps: Int = 24) -> String {
         TinyRing.write(run: run, """
-            model: {kind: identity, block_out_channels: [8, 16], norm_num_groups: 4, embedding_dimension: 16, margin_scale: 16, margin: 0.2\(model)}
+            model: {kind: identity, block_out_channels: [8, 16], norm_num_groups: \(groups), embedding_dimension: 16, margin_scale: 16, margin: 0.2\(model)}
             data: {train: \(TinyRing.folder)/ring-32, background: random}
             views: {inputs: 3, supervision: 3}
             optimizer: {lr: 0.003, ema_decay: 0}
@@ -74,13 +74,15 @@ final class IdentityTaskTests: XCTestCase {
 
         let task = try TaskCatalog.make(try Recipe.load(file: Self.recipe(run: "subset", model: ", identity_fraction: 0.5")))
         XCTAssertEqual((task as! IdentityTask).encoder.configuration.classes, 2)
-        func error(_ model: String) -> String {
-            do { _ = try TaskCatalog.make(try Recipe.load(file: Self.recipe(run: "bad", model: model))) } catch { return "\(error)" }
+        func error(_ model: String, groups: Int = 4) -> String {
+            do { _ = try TaskCatalog.make(try Recipe.load(file: Self.recipe(run: "bad", model: model, groups: groups))) } catch { return "\(error)" }
             return "no error"
         }
         XCTAssertTrue(error(", identity_fraction: 0.1").contains("model.identity_fraction"), error(", identity_fraction: 0.1"))
         let resolution = error(", resolution: 18")
         XCTAssertTrue(resolution.contains("model.resolution") && resolution.contains("not divisible by 2^2"), resolution)
         XCTAssertTrue(error(", margin: 2").contains("model.margin"), error(", margin: 2"))
+        let groups = error("", groups: 3)
+        XCTAssertTrue(groups.contains("model.norm_num_groups") && groups.contains("does not divide 8"), groups)
     }
 }
