@@ -23,6 +23,17 @@ public func psnr(_ prediction: Tensor, _ target: Tensor) -> Double {
     return mse > 0 ? 10 * log10(1 / mse) : 99
 }
 
+/// PSNR (dB) of the colour alone, for RGB images [..., 3, H, W]: each pixel's channels minus
+/// their mean, so shape and shading cancel and a reconstruction that greys out a coloured
+/// region scores low even where its plain PSNR (dominated by white backgrounds) is high.
+public func chromaPSNR(_ prediction: Tensor, _ target: Tensor) -> Double {
+    check(prediction.shape == target.shape && prediction.rank >= 3 && prediction.shape[prediction.rank - 3] == 3,
+          "chroma PSNR needs RGB images [..., 3, H, W] of one shape, got \(prediction.shape) and \(target.shape)")
+    let axis = prediction.rank - 3
+    func chroma(_ image: Tensor) -> Tensor { withoutGradients { image - image.mean(axes: [axis], keepDims: true) } }
+    return psnr(chroma(prediction), chroma(target))
+}
+
 func meanLoss(_ p: Tensor, _ t: Tensor, name: String, squared: Bool) -> Tensor {
     check(p.shape == t.shape, "\(name): prediction \(p.shape) and target \(t.shape) differ")
     let n = p.count

@@ -136,11 +136,13 @@ public final class VAETask: TrainingTask {
     }
 
     /// PSNR and SSIM of each held-out image's reconstruction from its posterior mode, averaged;
-    /// beside them the PSNR of the bilinear baseline (down to the latent's size, back up), and the
-    /// latents' mean and standard deviation. The grid shows, per sample, its views then their
-    /// reconstructions.
+    /// beside them the PSNR of the chroma alone (each pixel's RGB minus its own channel mean: on
+    /// heads over white, a reconstruction that keeps shape and shading but greys out hair and
+    /// clothing still scores 24–28 dB in PSNR, and only this number shows it), the PSNR of the
+    /// bilinear baseline (down to the latent's size, back up), and the latents' mean and standard
+    /// deviation. The grid shows, per sample, its views then their reconstructions.
     public func evaluate(on batches: [Batch], gridPath: String?) throws -> [String: Double] {
-        var psnrSum = 0.0, ssimSum = 0.0, baselineSum = 0.0, count = 0
+        var psnrSum = 0.0, ssimSum = 0.0, chromaSum = 0.0, baselineSum = 0.0, count = 0
         var latentSum = 0.0, latentSquare = 0.0, latentBatches = 0.0
         var rows: [[Tensor]] = []
         let f = network.configuration.downsamplingFactor
@@ -154,6 +156,7 @@ public final class VAETask: TrainingTask {
                 let (predicted, expected) = (item(reconstruction, i), item(target, i))
                 let planes = [1] + expected.shape
                 psnrSum += psnr(predicted, expected)
+                chromaSum += chromaPSNR(predicted, expected)
                 ssimSum += 1 - Double(ssimLoss(predicted.reshaped(planes), expected.reshaped(planes)).item)
                 baselineSum += psnr(clamp(item(baseline, i), min: 0, max: 1), expected)
                 count += 1
@@ -170,7 +173,7 @@ public final class VAETask: TrainingTask {
         }
         if let gridPath { try ImageGrid.write(rows, to: gridPath) }
         let n = Double(max(count, 1)), m = max(latentBatches, 1)
-        var out = ["psnr": psnrSum / n, "ssim": ssimSum / n, "psnr_bilinear_baseline": baselineSum / n,
+        var out = ["psnr": psnrSum / n, "ssim": ssimSum / n, "psnr_chroma": chromaSum / n, "psnr_bilinear_baseline": baselineSum / n,
                    "latent_mean": latentSum / m, "latent_std": (latentSquare / m - (latentSum / m) * (latentSum / m)).squareRoot()]
         if let scale = measuredScalingFactor { out["scaling_factor"] = scale }
         return out

@@ -57,7 +57,8 @@ struct VAECommand: ParsableCommand {
         for v in 0..<sample.views {
             let (predicted, truth) = (reconstructions.sliced(axis: 0, range: v..<(v + 1)), images.sliced(axis: 0, range: v..<(v + 1)))
             try writeRGB(predicted, to: path("reconstructions/" + frameImageName(frames[v].filePath, index: v)))
-            perView.append(["view": v, "psnr": psnr(predicted, truth), "ssim": 1 - Double(ssimLoss(predicted, truth).item)])
+            perView.append(["view": v, "psnr": psnr(predicted, truth), "psnr_chroma": chromaPSNR(predicted, truth),
+                            "ssim": 1 - Double(ssimLoss(predicted, truth).item)])
         }
         try writeGrid(views: images, reconstructions: reconstructions, to: path("grid.png"))
 
@@ -65,15 +66,15 @@ struct VAECommand: ParsableCommand {
         let average = { (key: String) in perView.map { $0[key] as! Double }.reduce(0, +) / Double(perView.count) }
         let report: [String: Any] = [
             "checkpoint": source, "subject": subjects[0].id, "resolution": side, "views": perView,
-            "mean_psnr": average("psnr"), "mean_ssim": average("ssim"),
+            "mean_psnr": average("psnr"), "mean_ssim": average("ssim"), "mean_psnr_chroma": average("psnr_chroma"),
             "latent_shape": mean.shape, "latent_mean": stats.mean, "latent_std": stats.std,
             "latent_channel_mean": stats.channelMean, "latent_channel_std": stats.channelStd,
             "configured_scaling_factor": c.scalingFactor, "implied_scaling_factor": stats.std > 0 ? 1 / stats.std : 0,
         ]
         let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: path("metrics.json")))
-        print(String(format: "%@: %d views, PSNR %.2f dB, SSIM %.4f; latents %@ mean %.3f std %.3f (scaling factor %.4f configured)",
-                     path("metrics.json"), sample.views, average("psnr"), average("ssim"), "\(mean.shape)", stats.mean, stats.std,
+        print(String(format: "%@: %d views, PSNR %.2f dB, SSIM %.4f, chroma PSNR %.2f dB; latents %@ mean %.3f std %.3f (scaling factor %.4f configured)",
+                     path("metrics.json"), sample.views, average("psnr"), average("ssim"), average("psnr_chroma"), "\(mean.shape)", stats.mean, stats.std,
                      c.scalingFactor))
     }
 

@@ -65,6 +65,17 @@ final class SoftmaxLossDropoutTests: XCTestCase {
         XCTAssertEqual(Double(one), exact / Double(x.count), accuracy: 1e-5)
     }
 
+    func testChromaPSNRSeesColourNotBrightness() {
+        var rng = Philox(seed: 4)
+        let image = Tensor.uniform([2, 3, 4, 5], rng: &rng)
+        let grey = image.mean(axes: [1], keepDims: true) + Tensor(zeros: [2, 3, 4, 5])
+        XCTAssertGreaterThan(chromaPSNR(image + 0.2, image), 80)           // a brightness shift keeps the colour
+        XCTAssertLessThan(psnr(image + 0.2, image), 15)
+        XCTAssertEqual(chromaPSNR(grey + 0.1, image), chromaPSNR(grey, image), accuracy: 1e-3)
+        let expected = 10 * log10(1 / Double(square(image - grey).mean().item))
+        XCTAssertEqual(chromaPSNR(grey, image), expected, accuracy: 1e-4)
+    }
+
     func testScalarPhiloxMatchesTheGenerator() {
         for (seed, stream, counter) in [(UInt64(0), UInt64(0), UInt64(0)), (7, 3, 1 << 40 | 5), (.max, .max, .max)] {
             let (a, b, c, d) = philoxWords(seed: seed, stream: stream, counter: counter)

@@ -52,7 +52,7 @@ final class VAETaskTests: XCTestCase {
         let psnr = try XCTUnwrap(eval["psnr"] as? Double)
         XCTAssertLessThan(firstPSNR, 12)
         XCTAssertGreaterThan(psnr, firstPSNR + 6, "\(eval)")
-        for key in ["ssim", "psnr_bilinear_baseline", "latent_std", "scaling_factor"] { XCTAssertNotNil(eval[key], "\(eval)") }
+        for key in ["ssim", "psnr_chroma", "psnr_bilinear_baseline", "latent_std", "scaling_factor"] { XCTAssertNotNil(eval[key], "\(eval)") }
 
         let checkpoint = try CheckpointDirectory.resolve(path: TinyHeads.folder + "/runs/\(run)")
         let (model, _) = try AutoencoderKL.load(checkpoint)
