@@ -23,11 +23,7 @@ if [ ! -f "$dataset/manifest.json" ] || [ ! -f data/ring-32/manifest.json ]; the
     "$bin/data-tools" convert --input "$renders" --out "$dataset" --resolution 64 --val-fraction 0.1
     "$bin/data-tools" convert --input "$renders" --out data/ring-32 --resolution 32 --val-fraction 0.1
 fi
-if [ ! -f data/heads-quick/manifest.json ]; then
-    echo "== synthesising the same heads seen by the reconstructor rig (32 views at 20° elevation), for the GS-LRM's first stage"
-    "$bin/data-tools" synth --out data/renders/heads-quick --identities 120 --variants 2 --resolution 64 --rig reconstructor --seed 1
-    "$bin/data-tools" convert --input data/renders/heads-quick --out data/heads-quick --resolution 64 --val-fraction 0.1
-fi
+scripts/heads-quick-data.sh   # the same heads seen by the 20° rig, for the GS-LRM's first stage
 for d in "$dataset" data/ring-32 data/heads-quick; do "$bin/data-tools" verify "$d"; done
 
 train() {  # recipe run-name: trains on 2 ranks, resuming the run if it has a checkpoint

@@ -12,12 +12,7 @@ bin=.build/release
 renders=data/renders/heads-quick
 dataset=data/heads-quick
 
-if [ ! -f "$dataset/manifest.json" ]; then
-    echo "== synthesising 240 heads (120 identities x 2 variants), 32 views each at 64x64"
-    "$bin/data-tools" synth --out "$renders" --identities 120 --variants 2 --resolution 64 --rig reconstructor --seed 1
-    echo "== converting to HDF5 shards (10% of identities held out)"
-    "$bin/data-tools" convert --input "$renders" --out "$dataset" --resolution 64 --val-fraction 0.1
-fi
+scripts/heads-quick-data.sh
 "$bin/data-tools" verify "$dataset"
 "$bin/data-tools" preview --input "$renders" --out data/heads-quick-preview.png --subjects 6 --views 8
 
