@@ -25,6 +25,10 @@ public struct MultiViewDiffusionConfiguration: Codable, Equatable, Sendable {
     public var noiseWeight: Float = 0.4
     public var lowResolutionWeight: Float = 0.6
     public var conditionEncoder = ConditionEncoder.Configuration()
+    /// Width of the identity embedding of the condition view (ID-TS's identity guidance: a
+    /// frozen face-identity encoder's embedding joins the `class_labels` and is projected to one
+    /// more cross-attention token); nil = no identity guidance.
+    public var identityDimension: Int?
     public var scheduler = SchedulerConfiguration.stableDiffusion
 
     public init() {}
@@ -34,14 +38,15 @@ public struct MultiViewDiffusionConfiguration: Codable, Equatable, Sendable {
     public static let metadataKey = "mvdiffusion_config"
 
     public var views: Int { viewAzimuthsDegrees.count }
-    /// Width of the UNet's `class_labels`: the global image embedding, then the camera features.
-    public var classLabelDimension: Int { conditionEncoder.globalDimension + 2 * cameraFrequencies }
+    /// Width of the UNet's `class_labels`: the global image embedding, the identity embedding
+    /// (with identity guidance), then the camera features.
+    public var classLabelDimension: Int { conditionEncoder.globalDimension + (identityDimension ?? 0) + 2 * cameraFrequencies }
 
     enum CodingKeys: String, CodingKey {
         case stage, imageSize = "image_size", lowResolutionSize = "low_resolution_size"
         case viewAzimuthsDegrees = "view_azimuths_degrees", multiView = "multiview_attention"
         case cameraFrequencies = "camera_frequencies", noiseWeight = "xi1", lowResolutionWeight = "xi2"
-        case conditionEncoder = "condition_encoder", scheduler
+        case conditionEncoder = "condition_encoder", identityDimension = "identity_dim", scheduler
     }
 
     /// Throws, naming the key, when the configuration cannot describe a model.
@@ -49,6 +54,7 @@ public struct MultiViewDiffusionConfiguration: Codable, Equatable, Sendable {
         func fail(_ key: String, _ message: String) -> DiffusionConfigurationError { .init(key: key, message: message) }
         if imageSize < 8 { throw fail("image_size", "is \(imageSize); must be at least 8") }
         if viewAzimuthsDegrees.isEmpty { throw fail("view_azimuths_degrees", "is empty") }
+        if let d = identityDimension, d < 1 { throw fail("identity_dim", "is \(d); must be at least 1 (or absent: no identity guidance)") }
         if cameraFrequencies < 1 { throw fail("camera_frequencies", "is \(cameraFrequencies); must be at least 1") }
         if stage == .high {
             guard let low = lowResolutionSize, low >= 4, low < imageSize else {

@@ -11,6 +11,9 @@ import Tensors
 ///   of k·azimuth relative to the condition), as the UNet's `class_labels` (class embedding
 ///   type `projection`, added to the time embedding);
 /// - the encoder's tokens of c as every view's cross-attention context.
+/// With identity guidance (`identityDimension`, ID-TS), a frozen identity encoder's embedding of
+/// the condition image joins the class labels and, projected (`identity_projection`), is one
+/// more cross-attention token; it is dropped with the embedding for classifier-free guidance.
 /// One timestep per sample, shared by its views. Classifier-free guidance drops the embedding
 /// (global and tokens) and/or the latent per sample; the camera features are never dropped, so
 /// the unconditional model still knows which view it draws.
@@ -18,6 +21,7 @@ public final class MultiViewDiffusionModel: Module {
     public let configuration: MultiViewDiffusionConfiguration
     public let unet: UNet2DConditionModel
     public let conditionEncoder: ConditionEncoder
+    public let identityProjection: Linear?
 
     public init(_ configuration: MultiViewDiffusionConfiguration, unet unetConfiguration: UNet2DConditionConfiguration) throws {
         try configuration.validate()
@@ -41,9 +45,12 @@ public final class MultiViewDiffusionModel: Module {
         self.configuration = configuration
         unet = UNet2DConditionModel(configuration: unetConfiguration)
         conditionEncoder = ConditionEncoder(configuration.conditionEncoder)
+        identityProjection = configuration.identityDimension.map { Linear($0, configuration.conditionEncoder.tokenDimension) }
     }
 
-    public var namedChildren: [(String, any Module)] { [("unet", unet), ("condition_encoder", conditionEncoder)] }
+    public var namedChildren: [(String, any Module)] {
+        [("unet", unet), ("condition_encoder", conditionEncoder)] + (identityProjection.map { [("identity_projection", $0)] } ?? [])
+    }
 
     public var views: Int { configuration.views }
 
@@ -68,20 +75,27 @@ public final class MultiViewDiffusionModel: Module {
     }
 
     /// The predicted v for noisy latents [B·V, z, h, w] (each sample's V views contiguous) at one
-    /// timestep per sample, conditioned on the scaled condition latents [B, z, h, w].
-    public func velocity(noisy: Tensor, timesteps: [Int], condition: Tensor, keep: [Keep]) -> Tensor {
+    /// timestep per sample, conditioned on the scaled condition latents [B, z, h, w] and, with
+    /// identity guidance, the condition images' identity embeddings [B, identityDimension].
+    public func velocity(noisy: Tensor, timesteps: [Int], condition: Tensor, identity: Tensor? = nil, keep: [Keep]) -> Tensor {
         let b = condition.shape.first ?? 0, v = views
         check(condition.rank == 4 && noisy.rank == 4 && noisy.shape[0] == b * v && Array(noisy.shape[1...]) == Array(condition.shape[1...]),
               "MultiViewDiffusionModel: noisy latents \(noisy.shape) for condition latents \(condition.shape) and \(v) views: "
               + "expected [\(b * v), \(condition.shape.dropFirst().map(String.init).joined(separator: ", "))]")
         check(timesteps.count == b && keep.count == b,
               "MultiViewDiffusionModel: \(timesteps.count) timesteps and \(keep.count) keep flags for \(b) samples")
+        checkIdentity(identity, samples: b)
         let perView = (0..<b).flatMap { Array(repeating: $0, count: v) }
         func mask(_ flags: [Bool], trailing: Int) -> Tensor {
             Tensor(flags.map { $0 ? 1 : 0 }, shape: [b] + Array(repeating: 1, count: trailing))
         }
         let latent = keep.allSatisfy(\.latent) ? condition : condition * mask(keep.map(\.latent), trailing: 3)
         var (global, tokens) = conditionEncoder(condition)
+        if let identity, let identityProjection {
+            global = concat([global, identity], axis: 1)
+            let d = configuration.conditionEncoder.tokenDimension
+            tokens = concat([tokens, identityProjection(identity).reshaped([b, 1, d])], axis: 1)
+        }
         if !keep.allSatisfy(\.embedding) {
             global = global * mask(keep.map(\.embedding), trailing: 1)
             tokens = tokens * mask(keep.map(\.embedding), trailing: 2)
@@ -96,14 +110,16 @@ public final class MultiViewDiffusionModel: Module {
 
     /// v̂ with classifier-free guidance: the unconditional (nothing kept) and conditional passes
     /// in one batch when the guidance is active.
-    public func guidedVelocity(noisy: Tensor, timestep: Int, condition: Tensor, guidance: ClassifierFreeGuidance) -> Tensor {
+    public func guidedVelocity(noisy: Tensor, timestep: Int, condition: Tensor, identity: Tensor? = nil,
+                               guidance: ClassifierFreeGuidance) -> Tensor {
         let b = condition.shape[0]
         guard guidance.isActive else {
-            return velocity(noisy: noisy, timesteps: Array(repeating: timestep, count: b), condition: condition,
+            return velocity(noisy: noisy, timesteps: Array(repeating: timestep, count: b), condition: condition, identity: identity,
                             keep: Array(repeating: .all, count: b))
         }
         let stacked = velocity(noisy: concat([noisy, noisy], axis: 0), timesteps: Array(repeating: timestep, count: 2 * b),
                                condition: concat([condition, condition], axis: 0),
+                               identity: identity.map { concat([$0, $0], axis: 0) },
                                keep: Array(repeating: .none, count: b) + Array(repeating: .all, count: b))
         return guidance(stacked: stacked)
     }
@@ -129,7 +145,8 @@ public final class MultiViewDiffusionModel: Module {
     /// runs DDIM from unit noise; the high stage runs the two-stage residual process from
     /// n = ξ1·ε + ξ2·j̄, `lowResolution` j̄ [B·V, z, h, w] being the scaled latents of the
     /// low stage's views upsampled to this stage's size. Deterministic given `rng`.
-    public func sample(condition: Tensor, lowResolution: Tensor? = nil, sampling: Sampling, rng: inout Philox) throws -> Tensor {
+    public func sample(condition: Tensor, identity: Tensor? = nil, lowResolution: Tensor? = nil, sampling: Sampling,
+                       rng: inout Philox) throws -> Tensor {
         try sampling.validate()
         let shape = [condition.shape[0] * views] + Array(condition.shape.dropFirst())
         check((configuration.stage == .high) == (lowResolution != nil),
@@ -147,15 +164,25 @@ public final class MultiViewDiffusionModel: Module {
                                                            lowResolutionWeight: configuration.lowResolutionWeight)
                 return process.sample(from: process.blendedNoise(noise: noise, lowResolution: lowResolution),
                                       timesteps: scheduler.timesteps, lowResolution: lowResolution, eta: sampling.eta, rng: &rng) {
-                    self.guidedVelocity(noisy: $0, timestep: $1, condition: condition, guidance: guidance)
+                    self.guidedVelocity(noisy: $0, timestep: $1, condition: condition, identity: identity, guidance: guidance)
                 }
             }
             var z = noise
             for t in scheduler.timesteps {
-                let v = guidedVelocity(noisy: z, timestep: t, condition: condition, guidance: guidance)
+                let v = guidedVelocity(noisy: z, timestep: t, condition: condition, identity: identity, guidance: guidance)
                 z = scheduler.step(modelOutput: v, timestep: t, sample: z, eta: sampling.eta, rng: &rng).previousSample
             }
             return z
+        }
+    }
+
+    /// Identity guidance needs the embeddings [B, identityDimension]; a model without it takes none.
+    func checkIdentity(_ identity: Tensor?, samples b: Int) {
+        switch (configuration.identityDimension, identity) {
+        case (nil, nil): break
+        case (nil, let given?): check(false, "MultiViewDiffusionModel: identity embeddings \(given.shape) for a model without identity guidance")
+        case (let d?, nil): check(false, "MultiViewDiffusionModel: the model is identity-guided and needs the condition's identity embeddings [\(b), \(d)]")
+        case (let d?, let given?): check(given.shape == [b, d], "MultiViewDiffusionModel: identity embeddings \(given.shape), expected [\(b), \(d)]")
         }
     }
 }

@@ -4,15 +4,19 @@ import Tensors
 /// The multi-view diffusion stages chained as at inference: the low stage generates the views at
 /// its size from the portrait (resized to it); with a high stage, those views, upsampled in pixel
 /// space and encoded, are j̄ of its two-stage residual process, conditioned on the portrait at
-/// full size. Both stages work in the latent space of one VAE.
+/// full size. Both stages work in the latent space of one VAE. Identity-guided stages take the
+/// portrait's embedding by `identity`, the frozen identity encoder they were trained with.
 public struct MultiViewPipeline {
     public let low: MultiViewDiffusionModel
     public let high: MultiViewDiffusionModel?
     public let vae: AutoencoderKL
+    /// Images [B, 3, S, S] in [0, 1] → identity embeddings [B, D].
+    public typealias IdentityEmbedding = (Tensor) -> Tensor
+    public let identity: IdentityEmbedding?
 
     /// Checks that the stages fit together: `low` is a low stage, `high` a high stage continuing
     /// it (its low-resolution size is the low stage's image size, the same views).
-    public init(low: MultiViewDiffusionModel, high: MultiViewDiffusionModel?, vae: AutoencoderKL) throws {
+    public init(low: MultiViewDiffusionModel, high: MultiViewDiffusionModel?, vae: AutoencoderKL, identity: IdentityEmbedding? = nil) throws {
         guard low.configuration.stage == .low else {
             throw MultiViewPipelineError("the first stage is a \(low.configuration.stage.rawValue)-stage model; give the low stage first "
                                          + "and the high stage second")
@@ -29,9 +33,15 @@ public struct MultiViewPipeline {
                                              + "\(low.configuration.imageSize)² views \(low.configuration.viewAzimuthsDegrees)")
             }
         }
+        let guided = [low, high].compactMap { $0 }.filter { $0.configuration.identityDimension != nil }
+        if !guided.isEmpty && identity == nil {
+            throw MultiViewPipelineError("the \(guided.map { $0.configuration.stage.rawValue }.joined(separator: " and ")) stage is identity-guided "
+                                         + "and needs its identity encoder")
+        }
         self.low = low
         self.high = high
         self.vae = vae
+        self.identity = identity
     }
 
     /// The final stage's view size.
@@ -57,9 +67,11 @@ public struct MultiViewPipeline {
         }
         let start = Date()
         let lowSide = low.configuration.imageSize
+        let portraitEmbeddings = self.identity.map { embed in withoutGradients { embed(portraits) } }
+        func embeddings(of stage: MultiViewDiffusionModel) -> Tensor? { stage.configuration.identityDimension == nil ? nil : portraitEmbeddings }
         let lowViews = try withoutGradients {
             let condition = vae.scaledLatents(ofImages: resized(portraits, lowSide))
-            return vae.images(fromScaledLatents: try low.sample(condition: condition, sampling: sampling, rng: &rng))
+            return vae.images(fromScaledLatents: try low.sample(condition: condition, identity: embeddings(of: low), sampling: sampling, rng: &rng))
         }
         let lowDone = Date()
         guard let high else {
@@ -67,7 +79,7 @@ public struct MultiViewPipeline {
         }
         let side = high.configuration.imageSize
         let views = try withoutGradients {
-            let latents = try high.sample(condition: vae.scaledLatents(ofImages: resized(portraits, side)),
+            let latents = try high.sample(condition: vae.scaledLatents(ofImages: resized(portraits, side)), identity: embeddings(of: high),
                                           lowResolution: vae.scaledLatents(ofImages: resized(lowViews, side)), sampling: sampling, rng: &rng)
             return vae.images(fromScaledLatents: latents)
         }

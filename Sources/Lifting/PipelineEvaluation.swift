@@ -15,7 +15,9 @@ import Tensors
 /// `data-tools baselines` draw it (`ViewSelection.ring`, epoch 0, `selectionSeed`). Rows:
 ///
 /// - each pipeline (`HeadLifter`): the condition view → six generated views → Gaussians,
-///   rendered at every target camera;
+///   rendered at every target camera; and its multi-view consistency: the Gaussians re-rendered
+///   at the six generated views' own cameras against those views (views that agree on one head
+///   are reproduced; views that contradict each other are averaged away);
 /// - `gslrm_on_true_views` per reconstructor: the GS-LRM on the six ground-truth diffusion
 ///   views (α + the model's offsets) — what a perfect diffusion model would give;
 /// - `nearest_subject`: the training subject whose ring view at α is closest (L2) to the
@@ -42,6 +44,9 @@ public enum PipelineEvaluation {
         public var targetViews: Score
         /// The ring views other than the condition view.
         public var novelRingViews: Score
+        /// The reconstructor's input views against its Gaussians re-rendered at their cameras
+        /// (pipelines: the generated views' consistency; upper bounds: the same for true views).
+        public var inputRerender: Score?
         /// Seconds per subject (0 for the baselines).
         public var secondsPerSubject: Double
     }
@@ -100,6 +105,7 @@ public enum PipelineEvaluation {
         // Per row: sums over subjects of the subject's mean over its target views and over its
         // novel ring views.
         var targetSums = names.map { _ in Score(psnr: 0, ssim: 0, csim: identity == nil ? nil : 0) }, ringSums = targetSums
+        var rerenderSums = names.map { _ in Score(psnr: 0, ssim: 0, csim: nil) }
         var seconds = names.map { _ in 0.0 }
         var targetCount = 0
         var scratch = [UInt8]()
@@ -119,6 +125,13 @@ public enum PipelineEvaluation {
             let portrait = truth.sliced(axis: 0, range: conditionView ..< conditionView + 1)
             let novelRing = ring.filter { $0 != conditionView }
             var row = 0
+            /// The reconstructor's inputs [6, 3, h, w] against its Gaussians rendered at their cameras, for the current row.
+            func scoreRerender(_ gaussians: PixelGaussians, inputs: Tensor, cameras: [Camera]) {
+                var subject = ViewScores(views: cameras.count)
+                subject.add(HeadLifter.render(gaussians, at: cameras), inputs)
+                let all = subject.mean(over: Array(0..<cameras.count))
+                rerenderSums[row].psnr += all.psnr; rerenderSums[row].ssim += all.ssim
+            }
             func score(_ predicted: Tensor, started: Date?) {
                 if let started { seconds[row] += Date().timeIntervalSince(started) }
                 var subject = ViewScores(views: views)
@@ -140,13 +153,20 @@ public enum PipelineEvaluation {
                 let started = Date()
                 let lift = try p.lifter.lift(portrait, azimuthDegrees: Double(alphaPosition) * OrbitRig.ringStepDegrees,
                                              sampling: sampling, rng: &rng)
-                score(HeadLifter.render(lift.gaussians, at: cameras), started: started)
+                let rendered = HeadLifter.render(lift.gaussians, at: cameras)
+                seconds[row] += Date().timeIntervalSince(started)
+                scoreRerender(lift.gaussians, inputs: lift.inputs, cameras: lift.cameras)
+                score(rendered, started: nil)
             }
             for u in upperBounds {
                 let started = Date()
                 let inputs = DiffusionRing.targetSteps.map { ring[(alphaPosition + $0) % ring.count] }
-                let gaussians = HeadLifter.reconstruct(truth.indexSelect(axis: 0, indices: inputs), cameras: inputs.map { cameras[$0] }, with: u.model)
-                score(HeadLifter.render(gaussians, at: cameras), started: started)
+                let inputViews = truth.indexSelect(axis: 0, indices: inputs), inputCameras = inputs.map { cameras[$0] }
+                let gaussians = HeadLifter.reconstruct(inputViews, cameras: inputCameras, with: u.model)
+                let rendered = HeadLifter.render(gaussians, at: cameras)
+                seconds[row] += Date().timeIntervalSince(started)
+                scoreRerender(gaussians, inputs: inputViews, cameras: inputCameras)
+                score(rendered, started: nil)
             }
             if let baselines {
                 let nearest = baselines.ring.nearest(to: portrait.scalars[...], position: alphaPosition).subject
@@ -161,7 +181,7 @@ public enum PipelineEvaluation {
         func mean(_ s: Score) -> Score { Score(psnr: s.psnr / n, ssim: s.ssim / n, csim: s.csim.map { $0 / n }) }
         let rows = names.indices.map { i in
             Row(name: names[i], kind: kinds[i], targetViews: mean(targetSums[i]), novelRingViews: mean(ringSums[i]),
-                secondsPerSubject: seconds[i] / n)
+                inputRerender: kinds[i] == "baseline" ? nil : mean(rerenderSums[i]), secondsPerSubject: seconds[i] / n)
         }
         return Report(heldOut: heldOut.folder, train: train?.folder, subjects: count, resolution: h, targetViews: targetCount,
                       condition: condition.rawValue, selectionSeed: selectionSeed, identityEncoder: identity?.name, rows: rows, notes: notes)
@@ -177,17 +197,19 @@ extension PipelineEvaluation.Report {
     public var markdown: String {
         var lines = ["\(subjects) held-out subjects of \(heldOut) (\(resolution)²)" + (train.map { ", baselines from \($0)" } ?? "")
                      + "; condition view drawn `\(condition)` (seed \(selectionSeed)); scored on the \(targetViews) views off the diffusion "
-                     + "ring, and on the ring's other 7 views.", "",
-                     "| row | kind | PSNR | SSIM | CSIM | ring PSNR | ring SSIM | ring CSIM | s / subject |",
-                     "|---|---|---|---|---|---|---|---|---|"]
+                     + "ring, and on the ring's other 7 views; re-render: the reconstructor's six input views against its Gaussians "
+                     + "rendered at their cameras (for a pipeline, how consistent its generated views are).", "",
+                     "| row | kind | PSNR | SSIM | CSIM | ring PSNR | ring SSIM | ring CSIM | re-render PSNR / SSIM | s / subject |",
+                     "|---|---|---|---|---|---|---|---|---|---|"]
         func csim(_ s: PipelineEvaluation.Score) -> String { s.csim.map { String(format: "%.3f", $0) } ?? "–" }
         for r in rows {
-            lines.append(String(format: "| %@ | %@ | %.2f | %.4f | %@ | %.2f | %.4f | %@ | %@ |", r.name, r.kind, r.targetViews.psnr, r.targetViews.ssim,
-                                csim(r.targetViews), r.novelRingViews.psnr, r.novelRingViews.ssim, csim(r.novelRingViews),
+            let rerender = r.inputRerender.map { String(format: "%.2f / %.4f", $0.psnr, $0.ssim) } ?? "–"
+            lines.append(String(format: "| %@ | %@ | %.2f | %.4f | %@ | %.2f | %.4f | %@ | %@ | %@ |", r.name, r.kind, r.targetViews.psnr, r.targetViews.ssim,
+                                csim(r.targetViews), r.novelRingViews.psnr, r.novelRingViews.ssim, csim(r.novelRingViews), rerender,
                                 r.secondsPerSubject > 0 ? String(format: "%.1f", r.secondsPerSubject) : "–"))
         }
         let f = Self.faceLiftReference
-        lines.append(String(format: "| FaceLift (paper: its own data, 512², for scale only) | reference | %.2f | %.3f | | | | | |", f.psnr, f.ssim))
+        lines.append(String(format: "| FaceLift (paper: its own data, 512², for scale only) | reference | %.2f | %.3f | | | | | | |", f.psnr, f.ssim))
         if let identityEncoder {
             lines += ["", "CSIM: cosine similarity of the identity encoder \(identityEncoder)'s embeddings of each rendered view and its ground truth."]
         }

@@ -27,11 +27,15 @@ public func psnr(_ prediction: Tensor, _ target: Tensor) -> Double {
 /// their mean, so shape and shading cancel and a reconstruction that greys out a coloured
 /// region scores low even where its plain PSNR (dominated by white backgrounds) is high.
 public func chromaPSNR(_ prediction: Tensor, _ target: Tensor) -> Double {
-    check(prediction.shape == target.shape && prediction.rank >= 3 && prediction.shape[prediction.rank - 3] == 3,
-          "chroma PSNR needs RGB images [..., 3, H, W] of one shape, got \(prediction.shape) and \(target.shape)")
-    let axis = prediction.rank - 3
-    func chroma(_ image: Tensor) -> Tensor { withoutGradients { image - image.mean(axes: [axis], keepDims: true) } }
-    return psnr(chroma(prediction), chroma(target))
+    check(prediction.shape == target.shape, "chroma PSNR of \(prediction.shape) against \(target.shape)")
+    return withoutGradients { psnr(chroma(prediction), chroma(target)) }
+}
+
+/// The colour of RGB images [..., 3, H, W]: each pixel's channels minus their mean (the grey
+/// level), differentiable, so a loss can weigh colour apart from luminance.
+public func chroma(_ image: Tensor) -> Tensor {
+    check(image.rank >= 3 && image.shape[image.rank - 3] == 3, "chroma needs RGB images [..., 3, H, W], got \(image.shape)")
+    return image - image.mean(axes: [image.rank - 3], keepDims: true)
 }
 
 func meanLoss(_ p: Tensor, _ t: Tensor, name: String, squared: Bool) -> Tensor {

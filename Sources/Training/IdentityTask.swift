@@ -16,7 +16,12 @@ import Tensors
 /// checkpoint's `identity_config` metadata rebuilds the encoder. Keys: see recipes/README.md.
 public final class IdentityTask: TrainingTask {
     let encoder: IdentityEncoder
-    let loss: AngularMarginLoss
+    private(set) var loss: AngularMarginLoss
+    /// The recipe's margin, reached after `marginWarmupSteps` steps of a linear ramp from 0:
+    /// with many identities and few images of each per batch, the full margin from the first
+    /// step keeps every target logit below the others and the classes never form.
+    let fullMargin: Float
+    let marginWarmupSteps: Int
     let train: ShardedDataset
     /// Class index of each training sample, nil for samples outside the identity subset.
     let classOfSample: [Int?]
@@ -31,7 +36,8 @@ public final class IdentityTask: TrainingTask {
 
     public var summary: String {
         let c = encoder.configuration
-        return "additive angular margin loss (s \(loss.scale), m \(loss.margin)) over \(c.classes) training identities; "
+        let ramp = marginWarmupSteps > 0 ? ", ramped from 0 over \(marginWarmupSteps) steps" : ""
+        return "additive angular margin loss (s \(loss.scale), m \(fullMargin)\(ramp)) over \(c.classes) training identities; "
             + "encoder block_out_channels \(c.blockOutChannels), layers_per_block \(c.layersPerBlock), "
             + "\(c.embeddingDimension)-d embedding at \(c.resolution)²"
     }
@@ -45,6 +51,7 @@ public final class IdentityTask: TrainingTask {
         c.embeddingDimension = try m.int("embedding_dimension", default: c.embeddingDimension, min: 1)
         c.marginScale = Float(try m.double("margin_scale", default: 64, min: 0, exclusiveMin: true))
         c.margin = Float(try m.double("margin", default: 0.5, min: 0, max: Double.pi / 2 - 1e-3))
+        marginWarmupSteps = try m.int("margin_warmup_steps", default: 0, min: 0)
         let fraction = try m.double("identity_fraction", default: 1, min: 0, max: 1, exclusiveMin: true)
         let subsetSeed = UInt64(try m.int("identity_subset_seed", default: 0, min: 0))
 
@@ -70,6 +77,7 @@ public final class IdentityTask: TrainingTask {
         }
         encoder = IdentityEncoder(c)
         loss = AngularMarginLoss(scale: c.marginScale, margin: c.margin)
+        fullMargin = c.margin
 
         if let v = recipe.data.validation {
             heldOut = try ShardedDataset(v, split: IdentitySplit.validation)
@@ -101,6 +109,14 @@ public final class IdentityTask: TrainingTask {
         }
         let count = max(1, Int((fraction * Double(identities.count)).rounded()))
         return Array(identities.sorted { (rank($0), $0) < (rank($1), $1) }.prefix(count)).sorted()
+    }
+
+    public func willTrain(step: Int) {
+        loss.margin = Self.margin(fullMargin, step: step, warmup: marginWarmupSteps)
+    }
+
+    static func margin(_ full: Float, step: Int, warmup: Int) -> Float {
+        warmup > 0 ? full * Float(min(step, warmup)) / Float(warmup) : full
     }
 
     public func loss(on batch: Batch, rng: inout Philox) -> (loss: Tensor, metrics: [String: Double]) {

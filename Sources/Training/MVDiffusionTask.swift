@@ -2,6 +2,7 @@ import Checkpoints
 import Datasets
 import Diffusion
 import Foundation
+import Identity
 import Layers
 import Splatting
 import Tensors
@@ -16,11 +17,18 @@ import Tensors
 /// outputs on the training subjects (`low_resolution: generated`, written by `relief-infer
 /// low-stage-outputs`) or of the ground truth degraded to its size (`degraded`). Evaluation samples the views on held-out subjects
 /// (DDIM, guidance) and scores each view against the ground truth, the input view apart.
+/// With `identity_encoder` (ID-TS's identity guidance) a frozen identity encoder embeds the
+/// condition image for the model, and `identity_loss_weight` adds 1 − cosine between its
+/// embeddings of the decoded x̂₀ of every view and of the ground truth, whose gradient reaches
+/// the UNet through the frozen VAE decoder and encoder.
 /// Keys: see recipes/README.md.
 public final class MVDiffusionTask: TrainingTask {
     let network: MultiViewDiffusionModel
     let vae: AutoencoderKL
     let vaeModel: FrozenModel
+    /// The identity encoder of identity guidance and loss (optional).
+    let identityModel: FrozenModel?
+    let identityLossWeight: Float
     /// The low stage chained before this high stage, for an evaluation of the whole chain (optional).
     let lowStage: (pipeline: MultiViewPipeline, frozen: FrozenModel)?
     let schedule: NoiseSchedule
@@ -36,7 +44,8 @@ public final class MVDiffusionTask: TrainingTask {
 
     public var model: any Module { network }
     public let viewSelection: ViewSelection
-    public var frozenModels: [FrozenModel] { [vaeModel] + (lowStage.map { [$0.frozen] } ?? []) }
+    public var frozenModels: [FrozenModel] { [vaeModel] + (identityModel.map { [$0] } ?? []) + (lowStage.map { [$0.frozen] } ?? []) }
+    var identityEncoder: IdentityEncoder? { identityModel?.module as? IdentityEncoder }
     public var checkpointMetadata: [String: String] { network.checkpointMetadata }
 
     public var summary: String {
@@ -46,7 +55,9 @@ public final class MVDiffusionTask: TrainingTask {
                      "UNet block_out_channels \(u.blockOutChannels), \(network.unet.parameterCount) parameters; condition encoder "
                      + "\(network.conditionEncoder.parameterCount)",
                      "v-prediction, " + (weighting == .uniform ? "uniform weights" : "Min-SNR weights \(weighting)"),
-                     "CFG dropout embedding \(dropEmbedding) / both \(dropBoth) / latent \(dropLatent)"]
+                     "CFG dropout embedding \(dropEmbedding) / both \(dropBoth) / latent \(dropLatent)",
+                     identityModel == nil ? "no identity guidance" : "identity guidance by \(identityModel!.source.path)"
+                     + (identityLossWeight > 0 ? ", identity loss × \(identityLossWeight)" : ", no identity loss")]
         if c.stage == .high {
             parts.append("two-stage residual ξ = (\(c.noiseWeight), \(c.lowResolutionWeight)) from "
                          + (lowStageOutputs.map { "the low stage's outputs (\($0.lowStage.path))" } ?? "the ground truth degraded to \(c.lowResolutionSize ?? 0)²"))
@@ -122,6 +133,21 @@ public final class MVDiffusionTask: TrainingTask {
         c.viewAzimuthsDegrees = (reconstructInput ? DiffusionRing.targetSteps : DiffusionRing.novelTargetSteps)
             .map { Double($0) * OrbitRig.ringStepDegrees }
 
+        if let path = try m.optionalString("identity_encoder") {
+            do {
+                identityModel = try FrozenModel(name: "identity", checkpoint: path) { try IdentityEncoder.load($0) }
+            } catch {
+                throw m.error("identity_encoder", nil, "cannot be loaded: \(error)")
+            }
+            c.identityDimension = (identityModel!.module as! IdentityEncoder).configuration.embeddingDimension
+        } else {
+            identityModel = nil
+        }
+        identityLossWeight = Float(try m.double("identity_loss_weight", default: 0, min: 0))
+        if identityLossWeight > 0 && identityModel == nil {
+            throw m.error("identity_loss_weight", nil, "is \(identityLossWeight); the identity loss needs model.identity_encoder")
+        }
+
         let e = try m.section("condition_encoder")
         c.conditionEncoder.latentChannels = vae.configuration.latentChannels
         c.conditionEncoder.channels = try e.int("channels", default: 64, min: 1)
@@ -163,7 +189,8 @@ public final class MVDiffusionTask: TrainingTask {
             do {
                 let frozen = try FrozenModel(name: "low_stage", checkpoint: lowPath) { try MultiViewDiffusionModel.load($0) }
                 let low = frozen.module as! MultiViewDiffusionModel
-                let pipeline = try MultiViewPipeline(low: low, high: network, vae: vae)
+                let encoder = identityModel?.module as? IdentityEncoder
+                let pipeline = try MultiViewPipeline(low: low, high: network, vae: vae, identity: encoder.map { e in { e($0) } })
                 // The low stage's latents must be decoded by the VAE it was trained in.
                 let lowVAE = try FrozenModelSources.read(try frozen.source.open())["vae"]
                 guard lowVAE?.sha256 == vaeModel.source.sha256 else {
@@ -243,11 +270,28 @@ public final class MVDiffusionTask: TrainingTask {
         }
         let noisy = schedule.addNoise(to: clean, noise: noise, timesteps: timesteps)
         let target = schedule.velocity(original: clean, noise: noise, timesteps: timesteps)
-        let prediction = network.velocity(noisy: noisy, timesteps: timesteps, condition: condition, keep: keep)
+        let identity = identityEncoder.map { encoder in withoutGradients { encoder(conditionImages) } }
+        let prediction = network.velocity(noisy: noisy, timesteps: timesteps, condition: condition, identity: identity, keep: keep)
         let weights = weighting.weights(timesteps: timesteps, schedule: schedule, predictionType: .velocity)
-        let loss = weightedMSELoss(prediction, target, weights: weights)
+        var loss = weightedMSELoss(prediction, target, weights: weights)
         let mse = withoutGradients { mseLoss(prediction, target) }
-        return (loss, ["v_mse": Double(mse.item), "t_mean": Double(timesteps.reduce(0, +)) / Double(b)])
+        var metrics = ["v_mse": Double(mse.item), "t_mean": Double(timesteps.reduce(0, +)) / Double(b)]
+        if identityLossWeight > 0, let encoder = identityEncoder {
+            let term = identityLoss(prediction: prediction, noisy: noisy, timesteps: timesteps, targets: targets, encoder: encoder)
+            metrics["identity_loss"] = Double(term.item)
+            loss = loss + term * identityLossWeight
+        }
+        return (loss, metrics)
+    }
+
+    /// Mean over the views of 1 − cos(E(D(x̂₀)), E(target)): x̂₀ from the predicted v, decoded by
+    /// the frozen VAE (unclamped, so the gradient is not cut where a decoded value leaves [0, 1]),
+    /// embedded by the frozen identity encoder; the ground truth's embedding is a constant.
+    func identityLoss(prediction: Tensor, noisy: Tensor, timesteps: [Int], targets: Tensor, encoder: IdentityEncoder) -> Tensor {
+        let original = schedule.originalSample(from: prediction, as: .velocity, sample: noisy, timesteps: timesteps)
+        let images = (vae.decoded(original / Float(vae.configuration.scalingFactor)) + 1) * 0.5
+        let truth = withoutGradients { encoder(targets) }
+        return 1 - (encoder(images) * truth).sum(axes: [1]).mean()
     }
 
     /// The views generated for a batch's condition views, as images in [0, 1] [B·V, 3, H, W].
@@ -256,7 +300,8 @@ public final class MVDiffusionTask: TrainingTask {
             return try pipeline.generate(conditionImages, sampling: evaluationSampling, rng: &rng).views
         }
         let lowResolution = network.configuration.stage == .high ? degradedLatents(targets) : nil
-        let latents = try network.sample(condition: vae.scaledLatents(ofImages: conditionImages), lowResolution: lowResolution,
+        let identity = identityEncoder.map { $0(conditionImages) }
+        let latents = try network.sample(condition: vae.scaledLatents(ofImages: conditionImages), identity: identity, lowResolution: lowResolution,
                                          sampling: evaluationSampling, rng: &rng)
         return vae.images(fromScaledLatents: latents)
     }

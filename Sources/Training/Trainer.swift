@@ -280,6 +280,7 @@ public final class Trainer {
         var lossSum = 0.0, samples = 0.0, nonFinite = false, badSamples: [Int] = [], drawn = 0
         var metricSums: [String: (sum: Double, samples: Double)] = [:]
         var next = state.cursor
+        task.willTrain(step: state.step)
         for m in 0..<a {
             let batch = try loaders[m].next()
             if m == 0 { next = batch.next }

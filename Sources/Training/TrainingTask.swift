@@ -29,12 +29,16 @@ public protocol TrainingTask: AnyObject {
     /// inputs; their weights get no optimizer state, no EMA and no copy in the checkpoints,
     /// whose `frozen_models` metadata records where each came from.
     var frozenModels: [FrozenModel] { get }
+    /// Called before the micro-batches of optimizer step `step` (0-based, the steps already
+    /// taken), on every rank and again after a resume: for what a task schedules by step.
+    func willTrain(step: Int)
 }
 
 extension TrainingTask {
     public var checkpointMetadata: [String: String] { [:] }
     public var frozenModels: [FrozenModel] { [] }
     public var summary: String { "" }
+    public func willTrain(step: Int) {}
 }
 
 /// Model families by `model.kind`. A family registers a factory that reads its own keys from

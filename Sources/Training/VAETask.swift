@@ -8,8 +8,9 @@ import Tensors
 /// `model.kind: vae` — the KL autoencoder (`AutoencoderKL`, diffusers' names) whose latent space
 /// the diffusion model works in. Every selected view of a sample is one image: encoded (a
 /// posterior sample during training), decoded, and scored by `pixel_weight`·L1 or MSE +
-/// `ssim_weight`·(1 − SSIM) + `kl_weight`·KL (summed over latent elements, averaged over images)
-/// + `perceptual_weight`·VGG19 perceptual loss when weights are given. Evaluation on held-out
+/// `ssim_weight`·(1 − SSIM) + `chroma_weight`·L1 of the colour alone (`chroma`) +
+/// `kl_weight`·KL (summed over latent elements, averaged over images) + `perceptual_weight`·VGG19
+/// perceptual loss when weights are given. Evaluation on held-out
 /// identities decodes the posterior mode and reports PSNR/SSIM beside a bilinear baseline that
 /// keeps as many pixels as the latent has positions. The checkpoint's `vae_config` metadata holds
 /// the diffusers configuration with the scaling factor measured on the training batches.
@@ -21,6 +22,7 @@ public final class VAETask: TrainingTask {
     let pixelLoss: PixelLoss
     let pixelWeight: Float
     let ssimWeight: Float
+    let chromaWeight: Float
     let klWeight: Float
     let perceptualWeight: Float
     let perceptual: PerceptualLoss?
@@ -49,6 +51,7 @@ public final class VAETask: TrainingTask {
     public var summary: String {
         var terms = ["\(pixelWeight)·\(pixelLoss.rawValue.uppercased())"]
         if ssimWeight > 0 { terms.append("\(ssimWeight)·(1 − SSIM)") }
+        if chromaWeight > 0 { terms.append("\(chromaWeight)·L1(chroma)") }
         terms.append(klWeight > 0 ? "\(klWeight)·KL" : "no KL term (kl_weight 0)")
         terms.append(perceptualWeight > 0 ? "\(perceptualWeight)·perceptual (VGG19)" : "no perceptual term (perceptual_weight 0)")
         let c = network.configuration, f = c.downsamplingFactor
@@ -80,6 +83,7 @@ public final class VAETask: TrainingTask {
         pixelLoss = PixelLoss(rawValue: try m.string("pixel_loss", default: "l1", oneOf: PixelLoss.allCases.map(\.rawValue)))!
         pixelWeight = Float(try m.double("pixel_weight", default: 1, min: 0))
         ssimWeight = Float(try m.double("ssim_weight", default: 0, min: 0))
+        chromaWeight = Float(try m.double("chroma_weight", default: 0, min: 0))
         klWeight = Float(try m.double("kl_weight", default: 1e-6, min: 0))
         samplePosterior = try m.bool("sample_posterior", default: true)
         (perceptualWeight, perceptual) = try m.perceptualLoss()
@@ -111,6 +115,11 @@ public final class VAETask: TrainingTask {
             let ssim = ssimLoss(reconstruction, target)
             metrics["ssim"] = 1 - Double(ssim.item)
             loss = loss + ssim * ssimWeight
+        }
+        if chromaWeight > 0 {
+            let colour = l1Loss(chroma(reconstruction), chroma(target))
+            metrics["chroma_l1"] = Double(colour.item)
+            loss = loss + colour * chromaWeight
         }
         let kl = posterior.kl().mean()
         metrics["kl"] = Double(kl.item)

@@ -3,12 +3,14 @@ import Checkpoints
 import Datasets
 import Diffusion
 import Foundation
+import Identity
 import Splatting
 import Tensors
 
 /// One portrait → the multi-view diffusion model's views of the same head, written as a render
 /// folder (`images/cam_XXX.png` + `opencv_cameras.json`) that `relief-infer reconstruct --input`
-/// reads as it is. The VAE comes from the checkpoint's `frozen_models` record.
+/// reads as it is. The VAE (and an identity-guided model's identity encoder) come from the
+/// checkpoint's `frozen_models` record.
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
@@ -83,6 +85,7 @@ struct GenerateCommand: ParsableCommand {
         let (lowModel, lowFile) = try load(low, option: "--checkpoint", weights: weights)
         let lowVAE = try FrozenModelSources.read(lowFile)["vae"]
         var highModel: MultiViewDiffusionModel?
+        var identityFile = try FrozenModelSources.resolve(lowFile)["identity"]
         if let high {
             let (model, file) = try load(high, option: "--high", weights: weights)
             let highVAE = try FrozenModelSources.read(file)["vae"]
@@ -91,11 +94,19 @@ struct GenerateCommand: ParsableCommand {
                                       + "\(lowVAE?.path ?? "(none recorded)"): the stages must share one latent space")
             }
             highModel = model
+            let highIdentity = try FrozenModelSources.resolve(file)["identity"]
+            if let a = identityFile, let b = highIdentity, a.path != b.path {
+                throw ValidationError("--high \(file.path) is guided by the identity encoder \(b.path), --checkpoint by \(a.path): "
+                                      + "both stages must take one portrait embedding")
+            }
+            identityFile = identityFile ?? highIdentity
         }
         let frozen = try FrozenModelSources.resolve(lowFile, overrides: override.map { ["vae": $0] } ?? [:])
         guard let vaeFile = frozen["vae"] else { throw ValidationError("\(lowFile.path) records no frozen 'vae'") }
         do {
-            return try MultiViewPipeline(low: lowModel, high: highModel, vae: try AutoencoderKL.load(vaeFile))
+            let encoder = try identityFile.map { try IdentityEncoder.load($0) }
+            return try MultiViewPipeline(low: lowModel, high: highModel, vae: try AutoencoderKL.load(vaeFile),
+                                         identity: encoder.map { e in { e($0) } })
         } catch let error as MultiViewPipelineError {
             throw ValidationError("--checkpoint \(low)" + (high.map { " --high \($0)" } ?? "") + ": \(error.message)")
         }

@@ -76,6 +76,22 @@ final class SoftmaxLossDropoutTests: XCTestCase {
         XCTAssertEqual(chromaPSNR(grey, image), expected, accuracy: 1e-4)
     }
 
+    /// `chroma` as a loss term: each pixel's channels sum to zero, and its backward (the mean
+    /// over channels removed from the incoming gradient) matches finite differences.
+    func testChromaRemovesEachPixelsGreyAndDifferentiates() {
+        var rng = Philox(seed: 5)
+        let image = Tensor.uniform([2, 3, 2, 3], rng: &rng), target = Tensor.uniform([2, 3, 2, 3], rng: &rng)
+        let c = chroma(image)
+        let plane = 6  // H·W: channel k of pixel p of image b is at (b·3 + k)·6 + p
+        for b in 0..<2 { for p in 0..<plane {
+            let at = { (k: Int) in (b * 3 + k) * plane + p }
+            XCTAssertEqual((0..<3).map { c[flat: at($0)] }.reduce(0, +), 0, accuracy: 1e-6)
+            XCTAssertEqual(c[flat: at(0)] - c[flat: at(1)], image[flat: at(0)] - image[flat: at(1)], accuracy: 1e-6)
+        } }
+        let error = maxGradientError(inputs: [image], epsilon: 1e-3) { xs in mseLoss(chroma(xs[0]), chroma(target)) * 100 }
+        XCTAssertLessThan(error, 1e-2)
+    }
+
     func testScalarPhiloxMatchesTheGenerator() {
         for (seed, stream, counter) in [(UInt64(0), UInt64(0), UInt64(0)), (7, 3, 1 << 40 | 5), (.max, .max, .max)] {
             let (a, b, c, d) = philoxWords(seed: seed, stream: stream, counter: counter)

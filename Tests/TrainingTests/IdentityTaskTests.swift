@@ -64,6 +64,20 @@ final class IdentityTaskTests: XCTestCase {
         XCTAssertTrue(o2.contains("give exactly two --image options"), o2)
     }
 
+    /// The margin ramps from 0 at step 0 to the recipe's at the end of the warm-up and stays
+    /// there; it follows the trainer's step, not a count of calls, so a resumed run has the same.
+    func testMarginRampsInByStep() throws {
+        let task = try TaskCatalog.make(try Recipe.load(file: Self.recipe(run: "ramp", model: ", margin_warmup_steps: 10"))) as! IdentityTask
+        XCTAssertTrue(task.summary.contains("m 0.2, ramped from 0 over 10 steps"), task.summary)
+        for (step, expected) in [(7, Float(0.14)), (0, 0), (5, 0.1), (10, 0.2), (300, 0.2)] {
+            task.willTrain(step: step)
+            XCTAssertEqual(task.loss.margin, expected, accuracy: 1e-6, "step \(step)")
+        }
+        let fixed = try TaskCatalog.make(try Recipe.load(file: Self.recipe(run: "fixed"))) as! IdentityTask
+        fixed.willTrain(step: 0)
+        XCTAssertEqual(fixed.loss.margin, 0.2)
+    }
+
     func testIdentitySubsetsDifferBySeedAndKeysAreChecked() throws {
         let names = (0..<20).map(String.init)
         let a = IdentityTask.subset(names, fraction: 0.8, seed: 1), b = IdentityTask.subset(names, fraction: 0.8, seed: 2)
@@ -82,6 +96,7 @@ final class IdentityTaskTests: XCTestCase {
         let resolution = error(", resolution: 18")
         XCTAssertTrue(resolution.contains("model.resolution") && resolution.contains("not divisible by 2^2"), resolution)
         XCTAssertTrue(error(", margin: 2").contains("model.margin"), error(", margin: 2"))
+        XCTAssertTrue(error(", margin_warmup_steps: -1").contains("model.margin_warmup_steps"), error(", margin_warmup_steps: -1"))
         let groups = error("", groups: 3)
         XCTAssertTrue(groups.contains("model.norm_num_groups") && groups.contains("does not divide 8"), groups)
     }

@@ -100,6 +100,10 @@ final class LiftTests: XCTestCase {
         let csim = rows.map { ($0["target_views"] as? [String: Double])?["csim"] ?? .nan }
         XCTAssertTrue(csim.allSatisfy { $0 >= -1 && $0 <= 1 }, "\(csim)")
         XCTAssertEqual(report["identity_encoder"] as? String, identity)
+        // Re-rendering the reconstructor's own inputs: for the pipeline and the upper bound, not the baselines.
+        let rerender = rows.map { ($0["input_rerender"] as? [String: Double])?["psnr"] }
+        XCTAssertTrue(rerender.prefix(2).allSatisfy { $0.map { $0.isFinite && $0 > 3 } ?? false }, "\(rerender)")
+        XCTAssertTrue(rerender.suffix(3).allSatisfy { $0 == nil }, "\(rerender)")
 
         // The mean head row recomputed here from the shards.
         let train = try ShardedDataset(TinyRing.folder + "/ring-32", split: IdentitySplit.train)
