@@ -109,7 +109,6 @@ public enum PipelineEvaluation {
         var seconds = names.map { _ in 0.0 }
         var targetCount = 0
         var scratch = [UInt8]()
-        var rng = Philox(seed: seed, stream: 0x6576616c)
         for sample in 0..<count {
             let conditionView = try conditionDraw.assemble([sample], cursor: .init(), next: .init(), scratch: &scratch).views[0][0]
             let batch = try everything.assemble([sample], cursor: .init(), next: .init(), scratch: &scratch)
@@ -150,6 +149,10 @@ public enum PipelineEvaluation {
                 row += 1
             }
             for p in pipelines {
+                // Every pipeline draws the same noise for a subject (common random numbers), so
+                // a row's scores do not depend on which other rows are evaluated, and ablations
+                // differ by the model alone.
+                var rng = Philox(seed: seed, stream: 0x6576616c).derived(UInt64(sample))
                 let started = Date()
                 let lift = try p.lifter.lift(portrait, azimuthDegrees: Double(alphaPosition) * OrbitRig.ringStepDegrees,
                                              sampling: sampling, rng: &rng)

@@ -88,21 +88,23 @@ final class LiftTests: XCTestCase {
         let infer = try Programs.requireBuilt("relief-infer")
         let out = TinyRing.folder + "/evaluate-\(UUID().uuidString)"
         let (status, output) = try Programs.run(infer, ["evaluate", "--dataset", TinyRing.folder + "/ring-32", "--steps", "1",
-                                                        "--pipeline", "tiny=\(low)+\(gslrm)", "--upper-bound", "tiny=\(gslrm)", "--identity", identity,
+                                                        "--pipeline", "tiny=\(low)+\(gslrm)", "--pipeline", "again=\(low)+\(gslrm)",
+                                                        "--upper-bound", "tiny=\(gslrm)", "--identity", identity,
                                                         "--out", out])
         XCTAssertEqual(status, 0, output)
         let report = try json(out + "/metrics.json")
         XCTAssertEqual(report["target_views"] as? Int, 32)
         let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
-        XCTAssertEqual(rows.map { $0["name"] as? String }, ["tiny", "gslrm_on_true_views (tiny)", "nearest_subject", "mean_head", "condition_copy"])
+        XCTAssertEqual(rows.map { $0["name"] as? String }, ["tiny", "again", "gslrm_on_true_views (tiny)", "nearest_subject", "mean_head", "condition_copy"])
         let psnr = rows.map { ($0["target_views"] as? [String: Double])?["psnr"] ?? .nan }
         XCTAssertTrue(psnr.allSatisfy { $0.isFinite && $0 > 3 && $0 < 60 }, "\(psnr)")
+        XCTAssertEqual(psnr[0], psnr[1], "the same pipeline twice draws the same noise per subject, whatever the other rows")
         let csim = rows.map { ($0["target_views"] as? [String: Double])?["csim"] ?? .nan }
         XCTAssertTrue(csim.allSatisfy { $0 >= -1 && $0 <= 1 }, "\(csim)")
         XCTAssertEqual(report["identity_encoder"] as? String, identity)
         // Re-rendering the reconstructor's own inputs: for the pipeline and the upper bound, not the baselines.
         let rerender = rows.map { ($0["input_rerender"] as? [String: Double])?["psnr"] }
-        XCTAssertTrue(rerender.prefix(2).allSatisfy { $0.map { $0.isFinite && $0 > 3 } ?? false }, "\(rerender)")
+        XCTAssertTrue(rerender.prefix(3).allSatisfy { $0.map { $0.isFinite && $0 > 3 } ?? false }, "\(rerender)")
         XCTAssertTrue(rerender.suffix(3).allSatisfy { $0 == nil }, "\(rerender)")
 
         // The mean head row recomputed here from the shards.
@@ -125,7 +127,7 @@ final class LiftTests: XCTestCase {
             scores.add(mean, try views(heldOut, i), slots: targets)
             expected += scores.mean(over: targets).psnr
         }
-        XCTAssertEqual(psnr[3], expected / Double(heldOut.count), accuracy: 1e-4)
+        XCTAssertEqual(psnr[4], expected / Double(heldOut.count), accuracy: 1e-4)
         XCTAssertTrue(try String(contentsOfFile: out + "/table.md", encoding: .utf8).contains("| mean_head | baseline |"))
     }
 }
