@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Diffusion
 import Foundation
+import Identity
 import Tensors
 
 extension ViewSelection.RingCondition: ExpressibleByArgument {}
@@ -9,15 +10,15 @@ extension ViewSelection.RingCondition: ExpressibleByArgument {}
 /// The multi-view diffusion model (one or both stages) scored on a ring dataset's held-out
 /// subjects exactly as `data-tools baselines` scores its baselines: the condition view at α drawn
 /// by the ring selection (epoch 0, `--selection-seed`), the six targets composited on white,
-/// PSNR/SSIM per view, view 0 apart from the novel views. With `--high`, the low stage's views
-/// upsampled are scored too (what the high stage adds).
+/// PSNR/SSIM per view, view 0 apart from the novel views; with `--identity`, CSIM per view too.
+/// With `--high`, the low stage's views upsampled are scored too (what the high stage adds).
 struct EvaluateViewsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate-views",
         abstract: "Score a multi-view diffusion model's generated views on a dataset's held-out subjects.",
         discussion: """
-            Writes OUT/metrics.json (per view and averaged: PSNR, SSIM; `low_upsampled` beside the final stage \
-            when --high is given; seconds per subject) and OUT/sheets.png (condition | generated | ground truth, \
+            Writes OUT/metrics.json (per view and averaged: PSNR, SSIM, and CSIM with --identity; `low_upsampled` \
+            beside the final stage when --high is given; seconds per subject) and OUT/sheets.png (condition | generated | ground truth, \
             the first 8 subjects). The dataset's views must have the final stage's size.
             """)
 
@@ -30,11 +31,14 @@ struct EvaluateViewsCommand: ParsableCommand {
     @OptionGroup var sampler: SamplingOptions
     @Option(help: "Which weights: auto, ema or model.") var weights: WeightsChoice = .auto
     @Option(help: "Where the frozen VAE lives now, if it moved.") var vae: String?
+    @Option(help: "An identity encoder (model.kind identity run or step folder) to measure CSIM with; use one trained apart from any used for guidance.")
+    var identity: String?
     @Option(help: "Output folder.") var out: String
 
     func run() throws {
         let sampling = try sampler.sampling()
         let pipeline = try GenerateCommand.pipeline(low: checkpoint, high: high, weights: weights, vae: vae)
+        let encoder = try identity.map { try IdentityEncoder.load(path: $0).encoder }
         let heldOut = try ShardedDataset(dataset, split: IdentitySplit.validation)
         let size = pipeline.imageSize
         guard heldOut.width == size, heldOut.height == size else {
@@ -46,6 +50,7 @@ struct EvaluateViewsCommand: ParsableCommand {
         let count = min(subjects ?? heldOut.count, heldOut.count)
         let v = pipeline.views
         var final = ViewScores(views: v), lowUpsampled = ViewScores(views: v), rows: [[Tensor]] = [], seconds: [Double] = []
+        var csimSums = [Double](repeating: 0, count: v)
         var scratch = [UInt8]()
         var rng = Philox(seed: sampler.seed, stream: 0x65766c)
         for sample in 0..<count {
@@ -55,6 +60,7 @@ struct EvaluateViewsCommand: ParsableCommand {
             let output = try pipeline.generate(portrait, sampling: sampling, rng: &rng)
             seconds.append(output.lowSeconds + output.highSeconds)
             final.add(output.views, targets)
+            if let encoder { for (k, c) in encoder.csim(output.views, targets).enumerated() { csimSums[k] += c } }
             if pipeline.high != nil {
                 lowUpsampled.add(clamp(output.lowViews.resizedBilinear(height: size, width: size), min: 0, max: 1), targets)
             }
@@ -71,10 +77,17 @@ struct EvaluateViewsCommand: ParsableCommand {
             "final": final.report(reconstructInput),
         ]) { $1 }
         if pipeline.high != nil { report["low_upsampled"] = lowUpsampled.report(reconstructInput) }
+        let csim = csimSums.map { $0 / Double(max(count, 1)) }
+        let novelSlots = reconstructInput ? Array(1..<v) : Array(0..<v)
+        let novelCSIM = novelSlots.map { csim[$0] }.reduce(0, +) / Double(novelSlots.count)
+        if let identity {
+            report["csim"] = ["encoder": identity, "per_view": csim, "novel_views": novelCSIM] as [String: Any]
+        }
         try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
             .write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("metrics.json")))
         let novel = final.novel(reconstructInput)
         print(String(format: "%@: %d held-out subjects; novel views PSNR %.2f dB, SSIM %.4f", out, count, novel.psnr, novel.ssim)
+              + (identity != nil ? String(format: ", CSIM %.3f", novelCSIM) : "")
               + (reconstructInput ? String(format: "; input view PSNR %.2f dB, SSIM %.4f", final.mean(0).psnr, final.mean(0).ssim) : "")
               + (pipeline.high != nil ? String(format: "; low stage upsampled: novel %.2f dB", lowUpsampled.novel(reconstructInput).psnr) : ""))
     }

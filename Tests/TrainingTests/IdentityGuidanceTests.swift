@@ -49,6 +49,19 @@ final class IdentityGuidanceTests: XCTestCase {
             return try Data(contentsOf: URL(fileURLWithPath: TinyRing.folder + "/\(out)/images/cam_002.png"))
         }
         XCTAssertEqual(try generate("guided-a"), try generate("guided-b"))
+
+        // evaluate-views finds the encoder the same way, and scores CSIM per view with another one.
+        let scored = TinyRing.folder + "/views-\(run)"
+        let (status, output) = try Programs.run(infer, ["evaluate-views", "--checkpoint", TinyRing.folder + "/runs/\(run)", "--dataset",
+                                                        TinyRing.folder + "/ring-32", "--steps", "1", "--identity", Self.encoder, "--out", scored])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("CSIM"), output)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scored + "/metrics.json"))) as! [String: Any]
+        let csim = try XCTUnwrap(report["csim"] as? [String: Any])
+        let perView = try XCTUnwrap(csim["per_view"] as? [Double])
+        XCTAssertEqual(perView.count, 6)
+        XCTAssertTrue(perView.allSatisfy { $0 >= -1 && $0 <= 1 }, "\(perView)")
+        XCTAssertEqual(csim["novel_views"] as? Double ?? .nan, perView.dropFirst().reduce(0, +) / 5, accuracy: 1e-9)
     }
 
     /// The embedding steers the prediction, and dropping the embedding (classifier-free
