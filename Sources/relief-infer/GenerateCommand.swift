@@ -21,7 +21,7 @@ struct GenerateCommand: ParsableCommand {
             composited on white; RGB must already be square, on white and framed as the training renders (else \
             it is refused). With --input SUBJECT --view K the subject's view K is the portrait, its azimuth is read \
             from its camera, and OUT/metrics.json scores each generated view against the subject's view at the \
-            same camera when the subject has one. With --high, the low stage's views (upsampled) start the high \
+            same camera when the subject has one (PSNR, SSIM; CSIM with --identity). With --high, the low stage's views (upsampled) start the high \
             stage's two-stage residual process. Writes OUT/images/cam_XXX.png, OUT/opencv_cameras.json, \
             OUT/sheet.png (portrait | views [| ground truth]) and OUT/metrics.json. The same --seed gives the \
             same views.
@@ -34,6 +34,8 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var sampler: SamplingOptions
     @Option(help: "Which weights: auto (EMA once it has forgotten its start), ema or model.") var weights: WeightsChoice = .auto
     @Option(help: "Where the frozen VAE lives now, if it moved (default: the path recorded in the checkpoint).") var vae: String?
+    @Option(help: "With --input: an identity encoder (model.kind identity run or step folder) to score CSIM of each view with ground truth.")
+    var identity: String?
 
     func run() throws {
         let sampling = try sampler.sampling()
@@ -41,6 +43,8 @@ struct GenerateCommand: ParsableCommand {
         let pipeline = try Self.pipeline(low: checkpoint, high: high, weights: weights, vae: vae)
         let size = pipeline.imageSize
         let source = try portraitOptions.read(size: size)
+        guard identity == nil || source.subject != nil else { throw ValidationError("--identity scores against ground truth: it goes with --input") }
+        let encoder = try identity.map { try IdentityEncoder.load(path: $0).encoder }
         let (portrait, portraitAzimuth) = (source.image, source.azimuthDegrees)
         let truth = source.subject == nil ? nil : source.truth(atAzimuths: pipeline.viewAzimuthsDegrees.map { portraitAzimuth + $0 })
         let loaded = Date()
@@ -61,13 +65,14 @@ struct GenerateCommand: ParsableCommand {
             if let expected = truth?[v] {
                 entry["psnr"] = psnr(item(views, v), expected)
                 entry["ssim"] = 1 - Double(ssimLoss(item(views, v).reshaped([1, 3, size, size]), expected.reshaped([1, 3, size, size])).item)
+                if let encoder { entry["csim"] = encoder.csim(views.sliced(axis: 0, range: v..<(v + 1)), expected.reshaped([1, 3, size, size]))[0] }
             }
             perView.append(entry)
         }
         if let truth { sheet.append([Tensor(repeating: 1, shape: [3, size, size])] + (0..<cameras.count).map { truth[$0] ?? Tensor(repeating: 0.15, shape: [3, size, size]) }) }
         try ImageGrid.write(sheet, to: path("sheet.png"))
         let report: [String: Any] = sampler.report.merging([
-            "checkpoint": checkpoint, "high": high ?? NSNull(),
+            "checkpoint": checkpoint, "high": high ?? NSNull(), "identity_encoder": identity ?? NSNull(),
             "resolution": size, "portrait_azimuth_degrees": portraitAzimuth, "views": perView,
             "seconds": ["load": loaded.timeIntervalSince(started), "low_stage": output.lowSeconds, "high_stage": output.highSeconds],
         ]) { $1 }

@@ -42,13 +42,17 @@ final class IdentityGuidanceTests: XCTestCase {
 
         let infer = try Programs.requireBuilt("relief-infer")
         let subject = try RenderFolder.subjects(in: [TinyRing.folder + "/renders"])[0]
-        func generate(_ out: String) throws -> Data {
+        func generate(_ out: String, _ extra: [String] = []) throws -> Data {
             let (status, output) = try Programs.run(infer, ["generate", "--checkpoint", TinyRing.folder + "/runs/\(run)", "--input", subject.folder,
-                                                            "--view", "0", "--steps", "2", "--out", TinyRing.folder + "/" + out])
+                                                            "--view", "0", "--steps", "2", "--out", TinyRing.folder + "/" + out] + extra)
             XCTAssertEqual(status, 0, output)
             return try Data(contentsOf: URL(fileURLWithPath: TinyRing.folder + "/\(out)/images/cam_002.png"))
         }
-        XCTAssertEqual(try generate("guided-a"), try generate("guided-b"))
+        XCTAssertEqual(try generate("guided-a"), try generate("guided-b", ["--identity", Self.encoder]))
+        let generated = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: TinyRing.folder + "/guided-b/metrics.json"))) as! [String: Any]
+        let csims = (generated["views"] as! [[String: Any]]).compactMap { $0["csim"] as? Double }
+        XCTAssertEqual(csims.count, 6)
+        XCTAssertTrue(csims.allSatisfy { $0 >= -1 && $0 <= 1 }, "\(csims)")
 
         // evaluate-views finds the encoder the same way, and scores CSIM per view with another one.
         let scored = TinyRing.folder + "/views-\(run)"
