@@ -14,5 +14,6 @@ enum BenchCatalog {
         ReconstructorBench.self,
         VAEBench.self,
         UNetBench.self,
+        IdentityBench.self,
     ]
 }
