@@ -131,8 +131,7 @@ public enum PipelineEvaluation {
                 let all = subject.mean(over: Array(0..<cameras.count))
                 rerenderSums[row].psnr += all.psnr; rerenderSums[row].ssim += all.ssim
             }
-            func score(_ predicted: Tensor, started: Date?) {
-                if let started { seconds[row] += Date().timeIntervalSince(started) }
+            func score(_ predicted: Tensor) {
                 var subject = ViewScores(views: views)
                 subject.add(predicted, truth, slots: targets + novelRing)
                 let (t, r) = (subject.mean(over: targets), subject.mean(over: novelRing))
@@ -159,7 +158,7 @@ public enum PipelineEvaluation {
                 let rendered = HeadLifter.render(lift.gaussians, at: cameras)
                 seconds[row] += Date().timeIntervalSince(started)
                 scoreRerender(lift.gaussians, inputs: lift.inputs, cameras: lift.cameras)
-                score(rendered, started: nil)
+                score(rendered)
             }
             for u in upperBounds {
                 let started = Date()
@@ -169,13 +168,13 @@ public enum PipelineEvaluation {
                 let rendered = HeadLifter.render(gaussians, at: cameras)
                 seconds[row] += Date().timeIntervalSince(started)
                 scoreRerender(gaussians, inputs: inputViews, cameras: inputCameras)
-                score(rendered, started: nil)
+                score(rendered)
             }
             if let baselines {
                 let nearest = baselines.ring.nearest(to: portrait.scalars[...], position: alphaPosition).subject
-                score(try baselines.views(of: nearest), started: nil)
-                score(baselines.mean, started: nil)
-                score(portrait.broadcast(to: truth.shape), started: nil)
+                score(try baselines.views(of: nearest))
+                score(baselines.mean)
+                score(portrait.broadcast(to: truth.shape))
             }
             progress?(String(format: "%d/%d %@: %@ %.2f dB over %d target views so far", sample + 1, count, heldOut.subject(sample),
                              names.first ?? "", (targetSums.first?.psnr ?? 0) / Double(sample + 1), targets.count))

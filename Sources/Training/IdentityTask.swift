@@ -17,10 +17,9 @@ import Tensors
 public final class IdentityTask: TrainingTask {
     let encoder: IdentityEncoder
     private(set) var loss: AngularMarginLoss
-    /// The recipe's margin, reached after `marginWarmupSteps` steps of a linear ramp from 0:
-    /// with many identities and few images of each per batch, the full margin from the first
-    /// step keeps every target logit below the others and the classes never form.
-    let fullMargin: Float
+    /// Steps of a linear ramp of the margin from 0 to the configured one: with many identities
+    /// and few images of each per batch, the full margin from the first step keeps every target
+    /// logit below the others and the classes never form.
     let marginWarmupSteps: Int
     let train: ShardedDataset
     /// Class index of each training sample, nil for samples outside the identity subset.
@@ -37,7 +36,7 @@ public final class IdentityTask: TrainingTask {
     public var summary: String {
         let c = encoder.configuration
         let ramp = marginWarmupSteps > 0 ? ", ramped from 0 over \(marginWarmupSteps) steps" : ""
-        return "additive angular margin loss (s \(loss.scale), m \(fullMargin)\(ramp)) over \(c.classes) training identities; "
+        return "additive angular margin loss (s \(loss.scale), m \(c.margin)\(ramp)) over \(c.classes) training identities; "
             + "encoder block_out_channels \(c.blockOutChannels), layers_per_block \(c.layersPerBlock), "
             + "\(c.embeddingDimension)-d embedding at \(c.resolution)²"
     }
@@ -77,7 +76,6 @@ public final class IdentityTask: TrainingTask {
         }
         encoder = IdentityEncoder(c)
         loss = AngularMarginLoss(scale: c.marginScale, margin: c.margin)
-        fullMargin = c.margin
 
         if let v = recipe.data.validation {
             heldOut = try ShardedDataset(v, split: IdentitySplit.validation)
@@ -112,7 +110,7 @@ public final class IdentityTask: TrainingTask {
     }
 
     public func willTrain(step: Int) {
-        loss.margin = Self.margin(fullMargin, step: step, warmup: marginWarmupSteps)
+        loss.margin = Self.margin(encoder.configuration.margin, step: step, warmup: marginWarmupSteps)
     }
 
     static func margin(_ full: Float, step: Int, warmup: Int) -> Float {

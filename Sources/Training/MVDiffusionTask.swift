@@ -26,8 +26,9 @@ public final class MVDiffusionTask: TrainingTask {
     let network: MultiViewDiffusionModel
     let vae: AutoencoderKL
     let vaeModel: FrozenModel
-    /// The identity encoder of identity guidance and loss (optional).
+    /// The identity encoder of identity guidance and loss (optional), and its module.
     let identityModel: FrozenModel?
+    let identityEncoder: IdentityEncoder?
     let identityLossWeight: Float
     /// The low stage chained before this high stage, for an evaluation of the whole chain (optional).
     let lowStage: (pipeline: MultiViewPipeline, frozen: FrozenModel)?
@@ -45,7 +46,6 @@ public final class MVDiffusionTask: TrainingTask {
     public var model: any Module { network }
     public let viewSelection: ViewSelection
     public var frozenModels: [FrozenModel] { [vaeModel] + (identityModel.map { [$0] } ?? []) + (lowStage.map { [$0.frozen] } ?? []) }
-    var identityEncoder: IdentityEncoder? { identityModel?.module as? IdentityEncoder }
     public var checkpointMetadata: [String: String] { network.checkpointMetadata }
 
     public var summary: String {
@@ -139,10 +139,11 @@ public final class MVDiffusionTask: TrainingTask {
             } catch {
                 throw m.error("identity_encoder", nil, "cannot be loaded: \(error)")
             }
-            c.identityDimension = (identityModel!.module as! IdentityEncoder).configuration.embeddingDimension
         } else {
             identityModel = nil
         }
+        identityEncoder = identityModel?.module as? IdentityEncoder
+        c.identityDimension = identityEncoder?.configuration.embeddingDimension
         identityLossWeight = Float(try m.double("identity_loss_weight", default: 0, min: 0))
         if identityLossWeight > 0 && identityModel == nil {
             throw m.error("identity_loss_weight", nil, "is \(identityLossWeight); the identity loss needs model.identity_encoder")
@@ -189,8 +190,7 @@ public final class MVDiffusionTask: TrainingTask {
             do {
                 let frozen = try FrozenModel(name: "low_stage", checkpoint: lowPath) { try MultiViewDiffusionModel.load($0) }
                 let low = frozen.module as! MultiViewDiffusionModel
-                let encoder = identityModel?.module as? IdentityEncoder
-                let pipeline = try MultiViewPipeline(low: low, high: network, vae: vae, identity: encoder.map { e in { e($0) } })
+                let pipeline = try MultiViewPipeline(low: low, high: network, vae: vae, identity: identityEncoder.map { e in { e($0) } })
                 // The low stage's latents must be decoded by the VAE it was trained in.
                 let lowVAE = try FrozenModelSources.read(try frozen.source.open())["vae"]
                 guard lowVAE?.sha256 == vaeModel.source.sha256 else {
