@@ -24,9 +24,16 @@ struct ReliefTrain: ParsableCommand {
             if let runName { loaded.runName = runName }
             let task = try TaskCatalog.make(loaded)
             let trainer = try Trainer(recipe: loaded, task: task, communicator: communicator, resume: resume)
-            switch try trainer.run() {
-            case .finished: if communicator.rank == 0 { print("done: \(trainer.runFolder.root.path)") }
-            case .stopped(let signal): if communicator.rank == 0 { print("stopped by signal \(signal); resume with --resume latest") }
+            let outcome = try trainer.run()
+            if communicator.rank == 0 {
+                switch outcome {
+                case .finished: print("done: \(trainer.runFolder.root.path)")
+                case .stopped(let signal): print("stopped by signal \(signal); resume with --resume latest")
+                }
+                // Now, beside the checkpoint line, not at exit after MPI_Finalize: after a SIGTERM,
+                // mpirun forwards what the ranks print only once its kill timeout has run out, and
+                // a line that reaches it with the ranks' exit can be dropped (CI lost this one).
+                fflush(stdout)
             }
         } catch {
             if communicator.size > 1 { communicator.abort(message: "\(error)") }
