@@ -58,7 +58,7 @@ let package = Package(
         // programs
         .executableTarget(name: "relief-bench", dependencies: [
             "Tensors", "Layers", "Optimizers", "Checkpoints", "Splatting", "Datasets", "Distributed", "Reconstruction", "Diffusion",
-            "Identity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Identity", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fastMath),
         .executableTarget(name: "relief-train", dependencies: [
             "Training", "Distributed", "Tensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -66,6 +66,22 @@ struct WinogradConv3x3 {
         return (tilesX + 2 * lanes - 1) / lanes * lanes
     }
 
+    /// Scratch floats of one input-transform task: two split rows by tile row, or the panel's
+    /// 4×4 tile elements when vectorised across it.
+    var inputScratchLength: Int { vectorisedAlongRows ? 8 * inputRowLength : 16 * rowsPerPanel * tilesX + 2 * inputRowLength }
+
+    /// Whether one tile row fills a vector: then the input transform runs along each row;
+    /// narrower images (the 8², 4² levels of a UNet) run across all the panel's tiles instead,
+    /// which a row-by-row pass would leave mostly in partial vectors.
+    var vectorisedAlongRows: Bool { tilesX >= FloatVector.scalarCount }
+
+    /// Filter pairs transformed together: each of the 16 planes of U is then written (or read) a
+    /// contiguous run at a time, instead of 16 strided streams that share one L1 set.
+    static let filterBlock = 64
+    static func filterBlocks(_ range: Range<Int>) -> [Range<Int>] {
+        stride(from: range.lowerBound, to: range.upperBound, by: filterBlock).map { $0 ..< min(range.upperBound, $0 + filterBlock) }
+    }
+
     /// The convolution with padY/padX ≤ 2 that gives dX from dY.
     var transposed: WinogradConv3x3 {
         WinogradConv3x3(n: n, channelsIn: channelsOut, channelsOut: channelsIn, height: outHeight, width: outWidth,
@@ -103,11 +119,8 @@ struct WinogradConv3x3 {
             let tiles = rows.count * tilesX
             let vStride = Self.elementStride(channels: cin, tiles: tiles), mStride = Self.elementStride(channels: cout, tiles: tiles)
             Parallel.forRanges(cin, grain: 1) { channels in
-                let scratch = Tensor(zeros: [8 * inputRowLength])
-                for c in channels { for r in rows {
-                    transformInputRow(x, channel: c, tileRow: r, into: vp + c * tiles + (r - rows.lowerBound) * tilesX,
-                                      stride: vStride, scratch: scratch.storage.base)
-                } }
+                let scratch = Tensor(zeros: [inputScratchLength])
+                for c in channels { transformInput(x, channel: c, rows: rows, into: vp + c * tiles, stride: vStride, scratch: scratch.storage.base) }
             }
             Parallel.forEach(16) { e in
                 BLAS.sgemmOnThisThread(transA: false, transB: false, m: cout, n: tiles, k: cin, a: u + e * cout * cin,
@@ -115,12 +128,11 @@ struct WinogradConv3x3 {
                                        c: mp + e * mStride, ldc: tiles)
             }
             Parallel.forRanges(cout, grain: 1) { channels in
-                let scratch = Tensor(uninitializedShape: [4 * tilesX])
-                for c in channels { for r in rows {
-                    transformOutputRow(mp + c * tiles + (r - rows.lowerBound) * tilesX, stride: mStride,
-                                       channel: c, tileRow: r, bias: bias?[c] ?? 0, out: out, accumulate: accumulate,
-                                       scratch: scratch.storage.base)
-                } }
+                let scratch = Tensor(uninitializedShape: [4 * capacity])
+                for c in channels {
+                    transformOutput(mp + c * tiles, stride: mStride, channel: c, rows: rows, bias: bias?[c] ?? 0, out: out,
+                                    accumulate: accumulate, scratch: scratch.storage.base)
+                }
             }
         }
     }
@@ -139,17 +151,15 @@ struct WinogradConv3x3 {
             let tiles = rows.count * tilesX
             let vStride = Self.elementStride(channels: cin, tiles: tiles), mStride = Self.elementStride(channels: cout, tiles: tiles)
             Parallel.forRanges(cin + cout, grain: 1) { channels in
-                let scratch = Tensor(zeros: [8 * inputRowLength])
-                for c in channels { for r in rows {
-                    let offset = (r - rows.lowerBound) * tilesX
+                let scratch = Tensor(zeros: [max(inputScratchLength, 4 * capacity)])
+                for c in channels {
                     if c < cin {
-                        transformInputRow(x, channel: c, tileRow: r, into: vp + c * tiles + offset, stride: vStride,
-                                          scratch: scratch.storage.base)
+                        transformInput(x, channel: c, rows: rows, into: vp + c * tiles, stride: vStride, scratch: scratch.storage.base)
                     } else {
-                        transformOutputGradientRow(g, channel: c - cin, tileRow: r, into: dmp + (c - cin) * tiles + offset,
-                                                   stride: mStride, scratch: scratch.storage.base)
+                        transformOutputGradient(g, channel: c - cin, rows: rows, into: dmp + (c - cin) * tiles, stride: mStride,
+                                                scratch: scratch.storage.base)
                     }
-                } }
+                }
             }
             Parallel.forEach(16) { e in
                 BLAS.sgemmOnThisThread(transA: false, transB: true, m: cout, n: cin, k: tiles, a: dmp + e * mStride,
@@ -159,22 +169,26 @@ struct WinogradConv3x3 {
         }
         let pairs = cout * cin, plane = pairs
         Parallel.forRanges(pairs, grain: 4096) { range in
-            let scratch = Tensor(uninitializedShape: [28])
-            let d = scratch.storage.base, q = d + 16
-            for pair in range {
-                var source = dup + pair  // dU[e = 0][pair]; consecutive e are `plane` apart (pointer walk: see transformFilters)
-                for e in 0..<16 { d[e] = source.pointee; source += plane }
-                // q = Gᵀ d (rows), then q G (columns); Gᵀ = [[1,½,½,0],[0,½,−½,0],[0,½,½,1]].
-                for j in 0..<4 {
-                    let (d0, d1, d2, d3) = (d[j], d[4 + j], d[8 + j], d[12 + j])
-                    q[j] = d0 + 0.5 * (d1 + d2); q[4 + j] = 0.5 * (d1 - d2); q[8 + j] = 0.5 * (d1 + d2) + d3
-                }
-                let out = dw + pair * 9
-                for i in 0..<3 {
-                    let (r0, r1, r2, r3) = (q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3])
-                    out[3 * i] += r0 + 0.5 * (r1 + r2)
-                    out[3 * i + 1] += 0.5 * (r1 - r2)
-                    out[3 * i + 2] += 0.5 * (r1 + r2) + r3
+            let scratch = Tensor(uninitializedShape: [28 + 16 * Self.filterBlock])
+            let d = scratch.storage.base, q = d + 16, staged = q + 12
+            for block in Self.filterBlocks(range) {
+                // dU[e][pair] for the block's pairs, each e's run read in one pass (see transformFilters).
+                for e in 0..<16 { (staged + e * block.count).update(from: dup + e * plane + block.lowerBound, count: block.count) }
+                for pair in block {
+                    var source = staged + (pair - block.lowerBound)
+                    for e in 0..<16 { d[e] = source.pointee; source += block.count }
+                    // q = Gᵀ d (rows), then q G (columns); Gᵀ = [[1,½,½,0],[0,½,−½,0],[0,½,½,1]].
+                    for j in 0..<4 {
+                        let (d0, d1, d2, d3) = (d[j], d[4 + j], d[8 + j], d[12 + j])
+                        q[j] = d0 + 0.5 * (d1 + d2); q[4 + j] = 0.5 * (d1 - d2); q[8 + j] = 0.5 * (d1 + d2) + d3
+                    }
+                    let out = dw + pair * 9
+                    for i in 0..<3 {
+                        let (r0, r1, r2, r3) = (q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3])
+                        out[3 * i] += r0 + 0.5 * (r1 + r2)
+                        out[3 * i + 1] += 0.5 * (r1 - r2)
+                        out[3 * i + 2] += 0.5 * (r1 + r2) + r3
+                    }
                 }
             }
         }
@@ -188,34 +202,81 @@ struct WinogradConv3x3 {
         let u = Tensor(uninitializedShape: [16, outputs, inputs])
         let up = u.storage.base, plane = outputs * inputs
         Parallel.forRanges(plane, grain: 4096) { range in
-            let scratch = Tensor(uninitializedShape: [21])
-            let g = scratch.storage.base, h = g + 9
-            for pair in range {
-                // Pointers, not indices, inside the pair: index arithmetic is overflow-checked
-                // (`-O`), a compare and branch per element the pointer walk does not need.
-                if flipped {
-                    let source = weight + (pair % inputs * outputs + pair / inputs) * 9
-                    for t in 0..<9 { g[t] = source[8 - t] }
-                } else {
-                    let source = weight + pair * 9
-                    for t in 0..<9 { g[t] = source[t] }
+            let scratch = Tensor(uninitializedShape: [21 + 16 * filterBlock])
+            let g = scratch.storage.base, h = g + 9, staged = h + 12
+            for block in filterBlocks(range) {
+                for pair in block {
+                    // Pointers, not indices, inside the pair: index arithmetic is overflow-checked
+                    // (`-O`), a compare and branch per element the pointer walk does not need.
+                    if flipped {
+                        let source = weight + (pair % inputs * outputs + pair / inputs) * 9
+                        for t in 0..<9 { g[t] = source[8 - t] }
+                    } else {
+                        let source = weight + pair * 9
+                        for t in 0..<9 { g[t] = source[t] }
+                    }
+                    // h = G g (rows), then h Gᵀ (columns); G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
+                    for j in 0..<3 {
+                        let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
+                        h[j] = g0; h[3 + j] = 0.5 * (g0 + g1 + g2); h[6 + j] = 0.5 * (g0 - g1 + g2); h[9 + j] = g2
+                    }
+                    var e = staged + (pair - block.lowerBound)  // staged U[e = 0][pair]; consecutive e are block.count apart
+                    for r in 0..<4 {
+                        let (h0, h1, h2) = (h[3 * r], h[3 * r + 1], h[3 * r + 2])
+                        e.pointee = h0; e += block.count
+                        e.pointee = 0.5 * (h0 + h1 + h2); e += block.count
+                        e.pointee = 0.5 * (h0 - h1 + h2); e += block.count
+                        e.pointee = h2; e += block.count
+                    }
                 }
-                // h = G g (rows), then h Gᵀ (columns); G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
-                for j in 0..<3 {
-                    let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
-                    h[j] = g0; h[3 + j] = 0.5 * (g0 + g1 + g2); h[6 + j] = 0.5 * (g0 - g1 + g2); h[9 + j] = g2
-                }
-                var e = up + pair  // U[e = 0][pair]; consecutive e are `plane` apart
-                for r in 0..<4 {
-                    let (h0, h1, h2) = (h[3 * r], h[3 * r + 1], h[3 * r + 2])
-                    e.pointee = h0; e += plane
-                    e.pointee = 0.5 * (h0 + h1 + h2); e += plane
-                    e.pointee = 0.5 * (h0 - h1 + h2); e += plane
-                    e.pointee = h2; e += plane
-                }
+                for e in 0..<16 { (up + e * plane + block.lowerBound).update(from: staged + e * block.count, count: block.count) }
             }
         }
         return u
+    }
+
+    /// V[e][t] = (Bᵀ d B)[e] for the tiles of `rows` (a panel) of channel c; `v` points at e = 0 of
+    /// the panel's first tile, consecutive e are `stride` apart.
+    private func transformInput(_ x: UnsafePointer<Float>, channel c: Int, rows: Range<Int>,
+                                into v: UnsafeMutablePointer<Float>, stride: Int, scratch: UnsafeMutablePointer<Float>) {
+        guard !vectorisedAlongRows else {
+            for r in rows { transformInputRow(x, channel: c, tileRow: r, into: v + (r - rows.lowerBound) * tilesX, stride: stride, scratch: scratch) }
+            return
+        }
+        let tiles = rows.count * tilesX, count = inputRowLength
+        // d[4u + w][t]: element (u, w) of tile t, gathered from split rows (E, O as in transformInputRow).
+        let d = scratch, even = d + 16 * tiles, odd = even + count
+        for r in rows {
+            let s = r / tilesY, ty = r % tilesY, first = (r - rows.lowerBound) * tilesX
+            let plane = x + (s * channelsIn + c) * height * width
+            for u in 0..<4 {
+                let iy = 2 * ty - padY + u, row = d + 4 * u * tiles + first
+                if iy < 0 || iy >= height {
+                    for w in 0..<4 { (row + w * tiles).update(repeating: 0, count: tilesX) }
+                    continue
+                }
+                splitColumns(plane + iy * width, width: width, pad: padX, even: even, odd: odd, count: tilesX + 1)
+                row.update(from: even, count: tilesX); (row + tiles).update(from: odd, count: tilesX)
+                (row + 2 * tiles).update(from: even + 1, count: tilesX); (row + 3 * tiles).update(from: odd + 1, count: tilesX)
+            }
+        }
+        VectorMath.forEachVector(tiles) { j, k in
+            // Rows: column w of the tile (elements d[w], d[4 + w], d[8 + w], d[12 + w]) becomes
+            // t_w = (d0 − d2, d1 + d2, d2 − d1, d1 − d3), as in transformInputRow.
+            func column(_ w: Int) -> (FloatVector, FloatVector, FloatVector, FloatVector) {
+                let d0 = load(d + w * tiles + j, k), d1 = load(d + (4 + w) * tiles + j, k)
+                let d2 = load(d + (8 + w) * tiles + j, k), d3 = load(d + (12 + w) * tiles + j, k)
+                return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+            }
+            let (t00, t10, t20, t30) = column(0), (t01, t11, t21, t31) = column(1)
+            let (t02, t12, t22, t32) = column(2), (t03, t13, t23, t33) = column(3)
+            // Columns of row u: V[u,0] = t0 − t2, V[u,1] = t1 + t2, V[u,2] = t2 − t1, V[u,3] = t1 − t3.
+            func row(_ u: Int, _ a: FloatVector, _ b: FloatVector, _ c: FloatVector, _ e: FloatVector) {
+                let v0 = v + 4 * u * stride + j
+                store(a - c, v0, k); store(b + c, v0 + stride, k); store(c - b, v0 + 2 * stride, k); store(b - e, v0 + 3 * stride, k)
+            }
+            row(0, t00, t01, t02, t03); row(1, t10, t11, t12, t13); row(2, t20, t21, t22, t23); row(3, t30, t31, t32, t33)
+        }
     }
 
     /// V[e][t] = (Bᵀ d B)[e] for the tiles of one tile row of one channel; `v` points at e = 0 of
@@ -271,17 +332,19 @@ struct WinogradConv3x3 {
         for j in hi..<count { let i = 2 * j - pad; even[j] = i >= 0 && i < width ? row[i] : 0; odd[j] = i + 1 >= 0 && i + 1 < width ? row[i + 1] : 0 }
     }
 
-    /// out[2ty + a, 2j + b] (+)= (Aᵀ M A)[a, b] + bias for one tile row of output channel c;
-    /// `m` points at e = 0 of the row's first tile. Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
-    private func transformOutputRow(_ m: UnsafePointer<Float>, stride: Int, channel c: Int, tileRow r: Int,
-                                    bias: Float, out: UnsafeMutablePointer<Float>, accumulate: Bool,
-                                    scratch: UnsafeMutablePointer<Float>) {
-        let s = r / tilesY, ty = r % tilesY
-        let y00 = scratch, y01 = y00 + tilesX, y10 = y01 + tilesX, y11 = y10 + tilesX
+    /// out[2ty + a, 2j + b] (+)= (Aᵀ M A)[a, b] + bias for the tiles of `rows` (a panel) of output
+    /// channel c; `m` points at e = 0 of the panel's first tile. Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
+    /// The panel's tiles are contiguous in M, so the transform runs across all of them at once
+    /// (whole vectors however narrow the image) and each tile row is then scattered.
+    private func transformOutput(_ m: UnsafePointer<Float>, stride: Int, channel c: Int, rows: Range<Int>,
+                                 bias: Float, out: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                 scratch: UnsafeMutablePointer<Float>) {
+        let tiles = rows.count * tilesX
+        let y00 = scratch, y01 = y00 + tiles, y10 = y01 + tiles, y11 = y10 + tiles
         let m0 = m, m1 = m0 + stride, m2 = m1 + stride, m3 = m2 + stride, m4 = m3 + stride, m5 = m4 + stride
         let m6 = m5 + stride, m7 = m6 + stride, m8 = m7 + stride, m9 = m8 + stride, m10 = m9 + stride
         let m11 = m10 + stride, m12 = m11 + stride, m13 = m12 + stride, m14 = m13 + stride, m15 = m14 + stride
-        VectorMath.forEachVector(tilesX) { j, k in
+        VectorMath.forEachVector(tiles) { j, k in
             // Rows: s0 = M0 + M1 + M2, s1 = M1 − M2 − M3 (M_u the u-th row of 4); then the same on columns.
             let s00 = load(m0 + j, k) + load(m4 + j, k) + load(m8 + j, k), s01 = load(m1 + j, k) + load(m5 + j, k) + load(m9 + j, k)
             let s02 = load(m2 + j, k) + load(m6 + j, k) + load(m10 + j, k), s03 = load(m3 + j, k) + load(m7 + j, k) + load(m11 + j, k)
@@ -290,42 +353,48 @@ struct WinogradConv3x3 {
             store(s00 + s01 + s02 + bias, y00 + j, k); store(s01 - s02 - s03 + bias, y01 + j, k)
             store(s10 + s11 + s12 + bias, y10 + j, k); store(s11 - s12 - s13 + bias, y11 + j, k)
         }
-        let plane = out + (s * channelsOut + c) * outHeight * outWidth
         let pairs = outWidth / 2, oddTail = outWidth % 2 == 1
-        for a in 0..<2 {
-            let oy = 2 * ty + a, ev = a == 0 ? y00 : y10, od = a == 0 ? y01 : y11
-            guard oy < outHeight else { break }
-            let row = plane + oy * outWidth
-            // Wrapping index arithmetic in the loops, as in `splitColumns`: vectorised interleaves.
-            if accumulate {
-                for j in 0..<pairs { row[2 &* j] += ev[j]; row[2 &* j &+ 1] += od[j] }
-                if oddTail { row[2 * pairs] += ev[pairs] }
-            } else {
-                for j in 0..<pairs { row[2 &* j] = ev[j]; row[2 &* j &+ 1] = od[j] }
-                if oddTail { row[2 * pairs] = ev[pairs] }
+        for r in rows {
+            let s = r / tilesY, ty = r % tilesY, first = (r - rows.lowerBound) * tilesX
+            let plane = out + (s * channelsOut + c) * outHeight * outWidth
+            for a in 0..<2 {
+                let oy = 2 * ty + a, ev = (a == 0 ? y00 : y10) + first, od = (a == 0 ? y01 : y11) + first
+                guard oy < outHeight else { break }
+                let row = plane + oy * outWidth
+                // Wrapping index arithmetic in the loops, as in `splitColumns`: vectorised interleaves.
+                if accumulate {
+                    for j in 0..<pairs { row[2 &* j] += ev[j]; row[2 &* j &+ 1] += od[j] }
+                    if oddTail { row[2 * pairs] += ev[pairs] }
+                } else {
+                    for j in 0..<pairs { row[2 &* j] = ev[j]; row[2 &* j &+ 1] = od[j] }
+                    if oddTail { row[2 * pairs] = ev[pairs] }
+                }
             }
         }
     }
 
-    /// dM[e][t] = (A dY Aᵀ)[e] for one tile row of output channel c (the adjoint of the output
-    /// transform; dY is zero beyond the output's edge). A = [[1,0],[1,1],[1,−1],[0,−1]].
-    private func transformOutputGradientRow(_ g: UnsafePointer<Float>, channel c: Int, tileRow r: Int,
-                                            into dm: UnsafeMutablePointer<Float>, stride: Int,
-                                            scratch: UnsafeMutablePointer<Float>) {
-        let s = r / tilesY, ty = r % tilesY
-        let plane = g + (s * channelsOut + c) * outHeight * outWidth
-        // y[a][b][j] = dY[2ty + a, 2j + b]
-        let y = scratch
-        for a in 0..<2 {
-            let oy = 2 * ty + a, ev = y + (2 * a) * tilesX, od = ev + tilesX
-            if oy >= outHeight {
-                ev.update(repeating: 0, count: tilesX); od.update(repeating: 0, count: tilesX)
-                continue
+    /// dM[e][t] = (A dY Aᵀ)[e] for the tiles of `rows` (a panel) of output channel c (the adjoint
+    /// of the output transform; dY is zero beyond the output's edge), across the panel's tiles
+    /// as `transformOutput`. A = [[1,0],[1,1],[1,−1],[0,−1]].
+    private func transformOutputGradient(_ g: UnsafePointer<Float>, channel c: Int, rows: Range<Int>,
+                                         into dm: UnsafeMutablePointer<Float>, stride: Int,
+                                         scratch: UnsafeMutablePointer<Float>) {
+        let tiles = rows.count * tilesX
+        // y_ab[t] = dY[2ty + a, 2j + b] of tile t = (row, j).
+        let y00 = scratch, y01 = y00 + tiles, y10 = y01 + tiles, y11 = y10 + tiles
+        for r in rows {
+            let s = r / tilesY, ty = r % tilesY, first = (r - rows.lowerBound) * tilesX
+            let plane = g + (s * channelsOut + c) * outHeight * outWidth
+            for a in 0..<2 {
+                let oy = 2 * ty + a, ev = (a == 0 ? y00 : y10) + first, od = (a == 0 ? y01 : y11) + first
+                if oy >= outHeight {
+                    ev.update(repeating: 0, count: tilesX); od.update(repeating: 0, count: tilesX)
+                    continue
+                }
+                splitColumns(plane + oy * outWidth, width: outWidth, pad: 0, even: ev, odd: od, count: tilesX)
             }
-            splitColumns(plane + oy * outWidth, width: outWidth, pad: 0, even: ev, odd: od, count: tilesX)
         }
-        let y00 = y, y01 = y + tilesX, y10 = y + 2 * tilesX, y11 = y + 3 * tilesX
-        VectorMath.forEachVector(tilesX) { j, k in
+        VectorMath.forEachVector(tiles) { j, k in
             // Rows (p, q)_u = (y0, y0 + y1, y0 − y1, −y1) over a; then each row (p, q) → (p, p + q, p − q, −q).
             let a0 = load(y00 + j, k), b0 = load(y01 + j, k), a1 = load(y10 + j, k), b1 = load(y11 + j, k)
             func row(_ u: Int, _ p: FloatVector, _ q: FloatVector) {

@@ -97,27 +97,31 @@ final class Conv2dTests: XCTestCase {
     }
 
     /// At layer sizes (automatic choice, several panels of tile rows) Winograd and im2col agree
-    /// on outputs and on all three gradients.
+    /// on outputs and on all three gradients: an image whose tile rows fill vectors, and narrow
+    /// ones (a UNet's 8² level; 5×3, odd, panels cut mid-sample) transformed across the panel.
     func testWinogradMatchesIm2colAtLayerSizes() {
         var rng = Philox(seed: 5)
-        let x = Tensor.normal([3, 32, 45, 38], rng: &rng), w = Tensor.normal([24, 32, 3, 3], std: 0.06, rng: &rng)
-        let b = Tensor.normal([24], rng: &rng), probe = Tensor.normal([3, 24, 45, 38], rng: &rng)
-        XCTAssertTrue(WinogradConv3x3.applies(ConvGeometry(n: 3, cin: 32, h: 45, w: 38, cout: 24, kh: 3, kw: 3,
-                                                           sh: 1, sw: 1, ph: 1, pw: 1)))
-        XCTAssertGreaterThan(WinogradConv3x3(n: 3, channelsIn: 32, channelsOut: 24, height: 45, width: 38, padY: 1, padX: 1)
-            .panels.count, 2)
-        func run(_ algorithm: ConvAlgorithm) -> [[Float]] {
-            let grads = gradients(of: [x, w, b]) { xs in
-                (conv2d(xs[0], weight: xs[1], bias: xs[2], stride: (1, 1), padding: (1, 1), algorithm: algorithm) * probe).sum()
-            }.gradients
-            let out = withoutGradients { conv2d(x, weight: w, bias: b, stride: (1, 1), padding: (1, 1), algorithm: algorithm) }
-            return [out.scalars] + grads.map(\.scalars)
-        }
-        let fast = run(.automatic), reference = run(.im2col)
-        for (name, (a, r)) in zip(["output", "dx", "dw", "db"], zip(fast, reference)) {
-            let scale = r.map { abs($0) }.max()!
-            let worst = zip(a, r).map { abs($0 - $1) }.max()!
-            XCTAssertLessThan(worst, 1e-5 * scale, name)
+        for (shape, cout, alongRows) in [([3, 32, 45, 38], 24, true), ([40, 16, 8, 8], 24, false), ([100, 20, 5, 3], 16, false)] {
+            let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
+            let x = Tensor.normal(shape, rng: &rng), weight = Tensor.normal([cout, cin, 3, 3], std: 0.06, rng: &rng)
+            let b = Tensor.normal([cout], rng: &rng), probe = Tensor.normal([n, cout, h, w], rng: &rng)
+            XCTAssertTrue(WinogradConv3x3.applies(ConvGeometry(n: n, cin: cin, h: h, w: w, cout: cout, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1)))
+            let winograd = WinogradConv3x3(n: n, channelsIn: cin, channelsOut: cout, height: h, width: w, padY: 1, padX: 1)
+            XCTAssertGreaterThanOrEqual(winograd.panels.count, 2, "\(shape)")
+            XCTAssertEqual(winograd.vectorisedAlongRows, alongRows, "\(shape)")
+            func run(_ algorithm: ConvAlgorithm) -> [[Float]] {
+                let grads = gradients(of: [x, weight, b]) { xs in
+                    (conv2d(xs[0], weight: xs[1], bias: xs[2], stride: (1, 1), padding: (1, 1), algorithm: algorithm) * probe).sum()
+                }.gradients
+                let out = withoutGradients { conv2d(x, weight: weight, bias: b, stride: (1, 1), padding: (1, 1), algorithm: algorithm) }
+                return [out.scalars] + grads.map(\.scalars)
+            }
+            let fast = run(.automatic), reference = run(.im2col)
+            for (name, (a, r)) in zip(["output", "dx", "dw", "db"], zip(fast, reference)) {
+                let scale = r.map { abs($0) }.max()!
+                let worst = zip(a, r).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(worst, 1e-5 * scale, "\(name) of \(shape)")
+            }
         }
     }
 }
