@@ -17,7 +17,7 @@ import Training
 struct IdentityBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "identity",
-        abstract: "Identity encoder forward on six 64² views, as a share of a low-stage diffusion UNet training step.",
+        abstract: "Identity encoder forward on six 64² views, as a share of a diffusion training step (a recipe's, or the low-stage UNet's).",
         discussion: """
             --checkpoint takes a model.kind identity run or step folder (its configuration and weights); without it \
             the encoder of recipes/identity-guidance.yaml is built with random weights (the cost does not depend \
