@@ -39,8 +39,10 @@ func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padd
     }
 
     let out = Tensor(uninitializedShape: [geo.n, geo.cout, geo.ho, geo.wo])
-    if let winograd {
-        winograd.forward(x.storage.base, weight.storage.base, bias: bias?.storage.base, out: out.storage.base)
+    // Winograd's transformed filters, kept for the backward (which reads them as dX's filters).
+    let filters = winograd?.filters(weight.storage.base)
+    if let winograd, let filters {
+        winograd.forward(x.storage.base, filters: filters, bias: bias?.storage.base, out: out.storage.base)
     } else {
         geo.forward(x.storage.base, weight.storage.base, bias?.storage.base, out: out.storage.base)
     }
@@ -49,8 +51,8 @@ func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padd
         let tape = Tape.shared
         let dx = tape.gradientBuffer(x.gradSlot), dw = tape.gradientBuffer(weight.gradSlot)
         let db = bias.flatMap { tape.gradientBuffer($0.gradSlot) }
-        if let winograd {
-            winograd.backward(g, x.storage.base, weight.storage.base, dx: dx, dw: dw)
+        if let winograd, let filters {
+            winograd.backward(g, x.storage.base, filters: filters, dx: dx, dw: dw)
             if let db { geo.accumulateBiasGradient(g, into: db) }
         } else {
             geo.backward(g, x.storage.base, weight.storage.base, dx: dx, dw: dw, db: db)

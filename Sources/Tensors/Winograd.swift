@@ -8,7 +8,8 @@
 /// results stay within a few ulps of the direct sum.
 ///
 /// Backward is each linear stage transposed: dM = A dY Aᵀ, dU[e] = dM[e]·V[e]ᵀ, dW = Gᵀ dU G;
-/// dX is the forward convolution of dY with the flipped, transposed filters and padding 2 − p.
+/// dX is the forward convolution of dY with the flipped, transposed filters and padding 2 − p,
+/// whose transform is the forward's U permuted and transposed (`adjointSource`), not computed again.
 ///
 /// Tiles are processed in panels of whole tile rows — a count fixed by the geometry, not the
 /// thread count — through three parallel stages: input transform (split over channels), the 16
@@ -90,26 +91,39 @@ struct WinogradConv3x3 {
 
     // MARK: Forward
 
-    /// out (+)= conv(x, weight) + bias; x [n, Cin, H, W], weight [Cout, Cin, 3, 3].
-    func forward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    /// The transformed filters U of weight [Cout, Cin, 3, 3]: what `forward` and `backward` take.
+    func filters(_ weight: UnsafePointer<Float>) -> Tensor {
+        Self.transformFilters(weight, outputs: channelsOut, inputs: channelsIn)
+    }
+
+    /// out (+)= conv(x, weight) + bias; x [n, Cin, H, W], `filters` the weight's `filters(_:)`.
+    func forward(_ x: UnsafePointer<Float>, filters: Tensor, bias: UnsafePointer<Float>?,
                  out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        let u = Self.transformFilters(weight, outputs: channelsOut, inputs: channelsIn, flipped: false)
-        convolve(x, filters: u.storage.base, bias: bias, out: out, accumulate: accumulate)
+        convolve(x, filters: filters.storage.base, adjoint: false, bias: bias, out: out, accumulate: accumulate)
     }
 
     /// dx += dX, dw += dW for out = conv(x, weight); bias gradients are the caller's.
-    func backward(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+    func backward(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, filters: Tensor,
                   dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) {
         if let dw { filterGradient(g, x, into: dw) }
-        if let dx {
-            // dX[ci] = Σ_co dY[co] ⋆ flip(W[co, ci]): a forward convolution with Cin outputs.
-            let u = Self.transformFilters(weight, outputs: channelsIn, inputs: channelsOut, flipped: true)
-            transposed.convolve(g, filters: u.storage.base, bias: nil, out: dx, accumulate: true)
-        }
+        // dX[ci] = Σ_co dY[co] ⋆ flip(W[co, ci]): a forward convolution with Cin outputs, whose
+        // filters are the forward's U read as its adjoint (see `convolve`).
+        if let dx { transposed.convolve(g, filters: filters.storage.base, adjoint: true, bias: nil, out: dx, accumulate: true) }
     }
 
-    /// Panels of: V = Bᵀ d B; M[e] = U[e]·V[e]; out = Aᵀ M A.
-    private func convolve(_ x: UnsafePointer<Float>, filters u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    /// Index of U's e whose plane, transposed, is the flipped filters' plane e. Flipping g by 180°
+    /// is g ↦ J g J (J the reversal), and G J = P G with P swapping rows 0 and 3, so
+    /// G (J g J) Gᵀ = P (G g Gᵀ) Pᵀ: element (a, b) of the flipped transform is element
+    /// (p(a), p(b)) of the forward one, p swapping 0 and 3.
+    static func adjointSource(_ e: Int) -> Int {
+        func p(_ a: Int) -> Int { a == 0 ? 3 : a == 3 ? 0 : a }
+        return p(e / 4) * 4 + p(e % 4)
+    }
+
+    /// Panels of: V = Bᵀ d B; M[e] = U[e]·V[e]; out = Aᵀ M A. `u` holds [Cout, Cin] planes, or with
+    /// `adjoint` the planes of the convolution this one is the `transposed` of ([Cin, Cout]), each
+    /// used transposed from its `adjointSource`: the transform of the flipped, transposed filters.
+    private func convolve(_ x: UnsafePointer<Float>, filters u: UnsafePointer<Float>, adjoint: Bool, bias: UnsafePointer<Float>?,
                           out: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let (cin, cout) = (channelsIn, channelsOut)
         let capacity = rowsPerPanel * tilesX
@@ -123,9 +137,9 @@ struct WinogradConv3x3 {
                 for c in channels { transformInput(x, channel: c, rows: rows, into: vp + c * tiles, stride: vStride, scratch: scratch.storage.base) }
             }
             Parallel.forEach(16) { e in
-                BLAS.sgemmOnThisThread(transA: false, transB: false, m: cout, n: tiles, k: cin, a: u + e * cout * cin,
-                                       lda: cin, b: vp + e * vStride, ldb: tiles, beta: 0,
-                                       c: mp + e * mStride, ldc: tiles)
+                BLAS.sgemmOnThisThread(transA: adjoint, transB: false, m: cout, n: tiles, k: cin,
+                                       a: u + (adjoint ? Self.adjointSource(e) : e) * cout * cin, lda: adjoint ? cout : cin,
+                                       b: vp + e * vStride, ldb: tiles, beta: 0, c: mp + e * mStride, ldc: tiles)
             }
             Parallel.forRanges(cout, grain: 1) { channels in
                 let scratch = Tensor(uninitializedShape: [4 * capacity])
@@ -196,9 +210,8 @@ struct WinogradConv3x3 {
 
     // MARK: Transforms
 
-    /// U[e][o][i] = (G g Gᵀ)[e] for g = weight[o, i] ([outputs, inputs, 3, 3]); `flipped` reads
-    /// weight[i, o] rotated by 180° instead (the filters of dX).
-    static func transformFilters(_ weight: UnsafePointer<Float>, outputs: Int, inputs: Int, flipped: Bool) -> Tensor {
+    /// U[e][o][i] = (G g Gᵀ)[e] for g = weight[o, i] ([outputs, inputs, 3, 3]).
+    static func transformFilters(_ weight: UnsafePointer<Float>, outputs: Int, inputs: Int) -> Tensor {
         let u = Tensor(uninitializedShape: [16, outputs, inputs])
         let up = u.storage.base, plane = outputs * inputs
         Parallel.forRanges(plane, grain: 4096) { range in
@@ -208,13 +221,8 @@ struct WinogradConv3x3 {
                 for pair in block {
                     // Pointers, not indices, inside the pair: index arithmetic is overflow-checked
                     // (`-O`), a compare and branch per element the pointer walk does not need.
-                    if flipped {
-                        let source = weight + (pair % inputs * outputs + pair / inputs) * 9
-                        for t in 0..<9 { g[t] = source[8 - t] }
-                    } else {
-                        let source = weight + pair * 9
-                        for t in 0..<9 { g[t] = source[t] }
-                    }
+                    let source = weight + pair * 9
+                    for t in 0..<9 { g[t] = source[t] }
                     // h = G g (rows), then h Gᵀ (columns); G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
                     for j in 0..<3 {
                         let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j])
