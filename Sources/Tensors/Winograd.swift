@@ -67,9 +67,15 @@ struct WinogradConv3x3 {
         return (tilesX + 2 * lanes - 1) / lanes * lanes
     }
 
-    /// Scratch floats of one input-transform task: two split rows by tile row, or the panel's
-    /// 4×4 tile elements when vectorised across it.
-    var inputScratchLength: Int { vectorisedAlongRows ? 8 * inputRowLength : 16 * rowsPerPanel * tilesX + 2 * inputRowLength }
+    /// Scratch of one input-transform task: split rows (zeroed: the row stage reads whole vectors
+    /// past their end), or, across a panel, its tiles' 4×4 elements and one padded input row.
+    func inputScratch() -> Tensor {
+        vectorisedAlongRows ? Tensor(zeros: [8 * inputRowLength]) : Tensor(uninitializedShape: [16 * rowsPerPanel * tilesX + paddedRowLength])
+    }
+
+    /// An input row with its padding, as the panel-wide input transform reads it: tile j reads
+    /// elements 2j ..< 2j + 4, and 2·tilesX + 2 ≥ width + 2·padX.
+    var paddedRowLength: Int { 2 * tilesX + 2 }
 
     /// Whether one tile row fills a vector: then the input transform runs along each row;
     /// narrower images (the 8², 4² levels of a UNet) run across all the panel's tiles instead,
@@ -133,7 +139,7 @@ struct WinogradConv3x3 {
             let tiles = rows.count * tilesX
             let vStride = Self.elementStride(channels: cin, tiles: tiles), mStride = Self.elementStride(channels: cout, tiles: tiles)
             Parallel.forRanges(cin, grain: 1) { channels in
-                let scratch = Tensor(zeros: [inputScratchLength])
+                let scratch = inputScratch()
                 for c in channels { transformInput(x, channel: c, rows: rows, into: vp + c * tiles, stride: vStride, scratch: scratch.storage.base) }
             }
             Parallel.forEach(16) { e in
@@ -165,13 +171,13 @@ struct WinogradConv3x3 {
             let tiles = rows.count * tilesX
             let vStride = Self.elementStride(channels: cin, tiles: tiles), mStride = Self.elementStride(channels: cout, tiles: tiles)
             Parallel.forRanges(cin + cout, grain: 1) { channels in
-                let scratch = Tensor(zeros: [max(inputScratchLength, 4 * capacity)])
+                let inputs = inputScratch(), gradients = Tensor(uninitializedShape: [4 * capacity])
                 for c in channels {
                     if c < cin {
-                        transformInput(x, channel: c, rows: rows, into: vp + c * tiles, stride: vStride, scratch: scratch.storage.base)
+                        transformInput(x, channel: c, rows: rows, into: vp + c * tiles, stride: vStride, scratch: inputs.storage.base)
                     } else {
                         transformOutputGradient(g, channel: c - cin, rows: rows, into: dmp + (c - cin) * tiles, stride: mStride,
-                                                scratch: scratch.storage.base)
+                                                scratch: gradients.storage.base)
                     }
                 }
             }
@@ -251,27 +257,36 @@ struct WinogradConv3x3 {
             for r in rows { transformInputRow(x, channel: c, tileRow: r, into: v + (r - rows.lowerBound) * tilesX, stride: stride, scratch: scratch) }
             return
         }
-        let tiles = rows.count * tilesX, count = inputRowLength
-        // d[4u + w][t]: element (u, w) of tile t, gathered from split rows (E, O as in transformInputRow).
-        let d = scratch, even = d + 16 * tiles, odd = even + count
+        let tiles = rows.count * tilesX, tx = tilesX
+        // d[4u + w][t]: element (u, w) of tile t, read from the padded input row: tile j's
+        // columns are padded[2j ..< 2j + 4]. Only the row's middle is ever written, so its
+        // padding stays zero.
+        let d = scratch, padded = d + 16 * tiles
+        padded.update(repeating: 0, count: paddedRowLength)
         for r in rows {
-            let s = r / tilesY, ty = r % tilesY, first = (r - rows.lowerBound) * tilesX
+            let s = r / tilesY, ty = r % tilesY, first = (r - rows.lowerBound) * tx
             let plane = x + (s * channelsIn + c) * height * width
             for u in 0..<4 {
-                let iy = 2 * ty - padY + u, row = d + 4 * u * tiles + first
+                let iy = 2 * ty - padY + u
+                let d0 = d + 4 * u * tiles + first, d1 = d0 + tiles, d2 = d1 + tiles, d3 = d2 + tiles
+                // Loops, not memset/memmove: rows here are a few floats, shorter than a call.
                 if iy < 0 || iy >= height {
-                    for w in 0..<4 { (row + w * tiles).update(repeating: 0, count: tilesX) }
+                    for j in 0..<tx { d0[j] = 0; d1[j] = 0; d2[j] = 0; d3[j] = 0 }
                     continue
                 }
-                splitColumns(plane + iy * width, width: width, pad: padX, even: even, odd: odd, count: tilesX + 1)
-                row.update(from: even, count: tilesX); (row + tiles).update(from: odd, count: tilesX)
-                (row + 2 * tiles).update(from: even + 1, count: tilesX); (row + 3 * tiles).update(from: odd + 1, count: tilesX)
+                let source = plane + iy * width, middle = padded + padX
+                for i in 0..<width { middle[i] = source[i] }
+                // Wrapping index arithmetic, as in `splitColumns`.
+                for j in 0..<tx {
+                    let p = padded + 2 &* j
+                    d0[j] = p[0]; d1[j] = p[1]; d2[j] = p[2]; d3[j] = p[3]
+                }
             }
         }
         VectorMath.forEachVector(tiles) { j, k in
             // Rows: column w of the tile (elements d[w], d[4 + w], d[8 + w], d[12 + w]) becomes
             // t_w = (d0 − d2, d1 + d2, d2 − d1, d1 − d3), as in transformInputRow.
-            func column(_ w: Int) -> (FloatVector, FloatVector, FloatVector, FloatVector) {
+            @inline(__always) func column(_ w: Int) -> (FloatVector, FloatVector, FloatVector, FloatVector) {
                 let d0 = load(d + w * tiles + j, k), d1 = load(d + (4 + w) * tiles + j, k)
                 let d2 = load(d + (8 + w) * tiles + j, k), d3 = load(d + (12 + w) * tiles + j, k)
                 return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
@@ -279,7 +294,7 @@ struct WinogradConv3x3 {
             let (t00, t10, t20, t30) = column(0), (t01, t11, t21, t31) = column(1)
             let (t02, t12, t22, t32) = column(2), (t03, t13, t23, t33) = column(3)
             // Columns of row u: V[u,0] = t0 − t2, V[u,1] = t1 + t2, V[u,2] = t2 − t1, V[u,3] = t1 − t3.
-            func row(_ u: Int, _ a: FloatVector, _ b: FloatVector, _ c: FloatVector, _ e: FloatVector) {
+            @inline(__always) func row(_ u: Int, _ a: FloatVector, _ b: FloatVector, _ c: FloatVector, _ e: FloatVector) {
                 let v0 = v + 4 * u * stride + j
                 store(a - c, v0, k); store(b + c, v0 + stride, k); store(c - b, v0 + 2 * stride, k); store(b - e, v0 + 3 * stride, k)
             }
