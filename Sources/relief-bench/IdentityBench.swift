@@ -70,7 +70,6 @@ struct IdentityBench: ParsableCommand {
             encoderTimes.append(seconds(encode))
             stepTimes.append(step())
         }
-        func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
         let (e, s) = (median(encoderTimes), median(stepTimes))
         print(String(format: "encoder forward on 6 views at 64²: median %.2f ms; %@: median %.3f s; share %.2f%% (bar < 5%%)",
                      e * 1000, stepName, s, 100 * e / s))

@@ -1,6 +1,9 @@
 import Foundation
 import Tensors
 
+/// The middle value (the upper one of an even count): what the benches report beside the best.
+func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+
 /// Runs one warm-up and `iterations` timed steps; returns the best forward and backward seconds.
 func timeSteps(_ iterations: Int, forward: () -> Tensor, backward: (Tensor) -> Void) -> (Double, Double) {
     let steps = stepTimes(iterations, forward: forward, backward: backward)
@@ -54,7 +57,6 @@ func measureAgainstCeiling(name: String, iterations: Int, flops: Double,
         before = after
     }
     let step = best.forward + best.backward
-    func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
     func percents(_ x: [Double]) -> String { x.map { String(format: "%.0f%%", 100 * $0) }.joined(separator: " ") }
     print(String(format: "%@: best step %.3f s (forward %.3f s, backward %.3f s), %.1f GFLOP/s effective", name, step,
                  best.forward, best.backward, flops / step / 1e9))

@@ -122,7 +122,6 @@ struct UNetBench: ParsableCommand {
         print("config: \(config)")
 
         var reliefTimes: [Double] = [], peerTimes: [Double] = []
-        func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
         for round in 1...max(rounds, 1) {
             let steps = stepTimes(max(iterations, 1), forward: {
                 let y = model(x.sample, timesteps: x.timesteps, encoderHiddenStates: x.states, classLabels: x.labels,

@@ -58,7 +58,6 @@ struct VAEBench: ParsableCommand {
             }
             print(line)
         }
-        func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
         if !peerTimes.isEmpty {
             print(String(format: "median: Relief %.3f s, PyTorch %.3f s per step: Relief is %.2f× PyTorch's speed",
                          median(reliefTimes), median(peerTimes), median(peerTimes) / median(reliefTimes)))

@@ -78,7 +78,7 @@ struct EvaluateViewsCommand: ParsableCommand {
         ]) { $1 }
         if pipeline.high != nil { report["low_upsampled"] = lowUpsampled.report(reconstructInput) }
         let csim = csimSums.map { $0 / Double(max(count, 1)) }
-        let novelSlots = reconstructInput ? Array(1..<v) : Array(0..<v)
+        let novelSlots = ViewScores.novelSlots(views: v, reconstructInput: reconstructInput)
         let novelCSIM = novelSlots.map { csim[$0] }.reduce(0, +) / Double(novelSlots.count)
         if let identity {
             report["csim"] = ["encoder": identity, "per_view": csim, "novel_views": novelCSIM] as [String: Any]
@@ -95,8 +95,10 @@ struct EvaluateViewsCommand: ParsableCommand {
 
 extension ViewScores {
     /// The views not at the input camera (all but view 0 when the model reconstructs its input).
+    static func novelSlots(views: Int, reconstructInput: Bool) -> [Int] { reconstructInput ? Array(1..<views) : Array(0..<views) }
+
     func novel(_ reconstructInput: Bool) -> (psnr: Double, ssim: Double) {
-        mean(over: reconstructInput ? Array(1..<views) : Array(0..<views))
+        mean(over: Self.novelSlots(views: views, reconstructInput: reconstructInput))
     }
 
     func report(_ reconstructInput: Bool) -> [String: Any] {
