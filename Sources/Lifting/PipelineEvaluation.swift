@@ -34,6 +34,8 @@ public enum PipelineEvaluation {
         /// Identity similarity to the ground truth (mean cosine of the identity encoder's
         /// embeddings), when an encoder is given.
         public var csim: Double?
+        /// LPIPS (VGG, v0.1) to the ground truth, when its weights are given; lower is closer.
+        public var lpips: Double?
     }
 
     public struct Row: Codable, Sendable {
@@ -61,6 +63,8 @@ public enum PipelineEvaluation {
         public var selectionSeed: UInt64
         /// The identity encoder CSIM is measured with, if any.
         public var identityEncoder: String?
+        /// The LPIPS weights file, if any.
+        public var lpipsWeights: String?
         public var rows: [Row]
         public var notes: [String]
     }
@@ -73,11 +77,12 @@ public enum PipelineEvaluation {
     }
 
     /// Scores `pipelines`, the upper bound of each reconstructor in `upperBounds` and (with
-    /// `train`) the baselines on the first `subjects` held-out subjects; with `identity`, CSIM too.
+    /// `train`) the baselines on the first `subjects` held-out subjects; with `identity`, CSIM too,
+    /// and with `lpips`, LPIPS.
     public static func run(heldOut: ShardedDataset, train: ShardedDataset?, pipelines: [Pipeline], upperBounds: [(name: String, model: GSLRM)],
                            condition: ViewSelection.RingCondition, selectionSeed: UInt64, sampling: MultiViewDiffusionModel.Sampling,
                            seed: UInt64, subjects: Int? = nil, identity: (name: String, encoder: IdentityEncoder)? = nil,
-                           progress: ((String) -> Void)? = nil) throws -> Report {
+                           lpips: (name: String, metric: LPIPS)? = nil, progress: ((String) -> Void)? = nil) throws -> Report {
         let ringSelection = ViewSelection.ring(condition: condition, reconstructInput: true)
         try ringSelection.validate(heldOut)
         let h = heldOut.height, w = heldOut.width, views = heldOut.views
@@ -104,8 +109,9 @@ public enum PipelineEvaluation {
         let kinds = pipelines.map { _ in "pipeline" } + upperBounds.map { _ in "upper_bound" } + (baselines == nil ? [] : Array(repeating: "baseline", count: 3))
         // Per row: sums over subjects of the subject's mean over its target views and over its
         // novel ring views.
-        var targetSums = names.map { _ in Score(psnr: 0, ssim: 0, csim: identity == nil ? nil : 0) }, ringSums = targetSums
-        var rerenderSums = names.map { _ in Score(psnr: 0, ssim: 0, csim: nil) }
+        var targetSums = names.map { _ in Score(psnr: 0, ssim: 0, csim: identity == nil ? nil : 0, lpips: lpips == nil ? nil : 0) }
+        var ringSums = targetSums
+        var rerenderSums = names.map { _ in Score(psnr: 0, ssim: 0) }
         var seconds = names.map { _ in 0.0 }
         var targetCount = 0
         var scratch = [UInt8]()
@@ -145,6 +151,13 @@ public enum PipelineEvaluation {
                     targetSums[row].csim! += csim(targets)
                     ringSums[row].csim! += csim(novelRing)
                 }
+                if let metric = lpips?.metric {
+                    func distance(_ views: [Int]) -> Double {
+                        metric(predicted.indexSelect(axis: 0, indices: views), truth.indexSelect(axis: 0, indices: views)).reduce(0, +) / Double(views.count)
+                    }
+                    targetSums[row].lpips! += distance(targets)
+                    ringSums[row].lpips! += distance(novelRing)
+                }
                 row += 1
             }
             for p in pipelines {
@@ -180,13 +193,13 @@ public enum PipelineEvaluation {
                              names.first ?? "", (targetSums.first?.psnr ?? 0) / Double(sample + 1), targets.count))
         }
         let n = Double(max(count, 1))
-        func mean(_ s: Score) -> Score { Score(psnr: s.psnr / n, ssim: s.ssim / n, csim: s.csim.map { $0 / n }) }
+        func mean(_ s: Score) -> Score { Score(psnr: s.psnr / n, ssim: s.ssim / n, csim: s.csim.map { $0 / n }, lpips: s.lpips.map { $0 / n }) }
         let rows = names.indices.map { i in
             Row(name: names[i], kind: kinds[i], targetViews: mean(targetSums[i]), novelRingViews: mean(ringSums[i]),
                 inputRerender: kinds[i] == "baseline" ? nil : mean(rerenderSums[i]), secondsPerSubject: seconds[i] / n)
         }
         return Report(heldOut: heldOut.folder, train: train?.folder, subjects: count, resolution: h, targetViews: targetCount,
-                      condition: condition.rawValue, selectionSeed: selectionSeed, identityEncoder: identity?.name, rows: rows, notes: notes)
+                      condition: condition.rawValue, selectionSeed: selectionSeed, identityEncoder: identity?.name, lpipsWeights: lpips?.name, rows: rows, notes: notes)
     }
 }
 
@@ -201,19 +214,24 @@ extension PipelineEvaluation.Report {
                      + "; condition view drawn `\(condition)` (seed \(selectionSeed)); scored on the \(targetViews) views off the diffusion "
                      + "ring, and on the ring's other 7 views; re-render: the reconstructor's six input views against its Gaussians "
                      + "rendered at their cameras (for a pipeline, how consistent its generated views are).", "",
-                     "| row | kind | PSNR | SSIM | CSIM | ring PSNR | ring SSIM | ring CSIM | re-render PSNR / SSIM | s / subject |",
-                     "|---|---|---|---|---|---|---|---|---|---|"]
+                     "| row | kind | PSNR | SSIM | CSIM | LPIPS | ring PSNR | ring SSIM | ring CSIM | ring LPIPS | re-render PSNR / SSIM | s / subject |",
+                     "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         func csim(_ s: PipelineEvaluation.Score) -> String { s.csim.map { String(format: "%.3f", $0) } ?? "–" }
+        func lpips(_ s: PipelineEvaluation.Score) -> String { s.lpips.map { String(format: "%.4f", $0) } ?? "–" }
         for r in rows {
             let rerender = r.inputRerender.map { String(format: "%.2f / %.4f", $0.psnr, $0.ssim) } ?? "–"
-            lines.append(String(format: "| %@ | %@ | %.2f | %.4f | %@ | %.2f | %.4f | %@ | %@ | %@ |", r.name, r.kind, r.targetViews.psnr, r.targetViews.ssim,
-                                csim(r.targetViews), r.novelRingViews.psnr, r.novelRingViews.ssim, csim(r.novelRingViews), rerender,
+            lines.append(String(format: "| %@ | %@ | %.2f | %.4f | %@ | %@ | %.2f | %.4f | %@ | %@ | %@ | %@ |", r.name, r.kind, r.targetViews.psnr,
+                                r.targetViews.ssim, csim(r.targetViews), lpips(r.targetViews), r.novelRingViews.psnr, r.novelRingViews.ssim,
+                                csim(r.novelRingViews), lpips(r.novelRingViews), rerender,
                                 r.secondsPerSubject > 0 ? String(format: "%.1f", r.secondsPerSubject) : "–"))
         }
         let f = Self.faceLiftReference
-        lines.append(String(format: "| FaceLift (paper: its own data, 512², for scale only) | reference | %.2f | %.3f | | | | | | |", f.psnr, f.ssim))
+        lines.append(String(format: "| FaceLift (paper: its own data, 512², for scale only) | reference | %.2f | %.3f | | | | | | | | |", f.psnr, f.ssim))
         if let identityEncoder {
             lines += ["", "CSIM: cosine similarity of the identity encoder \(identityEncoder)'s embeddings of each rendered view and its ground truth."]
+        }
+        if let lpipsWeights {
+            lines += ["", "LPIPS: the lpips package's LPIPS(net='vgg', version='0.1') with the weights of \(lpipsWeights); lower is closer."]
         }
         for note in notes { lines += ["", "Note: " + note] }
         return lines.joined(separator: "\n")

@@ -20,7 +20,7 @@ struct EvaluateCommand: ParsableCommand {
             SSIM are averaged over the views off the diffusion ring (the 32 at 20° elevation of the pipeline rig) \
             and, apart, over the ring's other views. Each --upper-bound row is a GS-LRM on the six ground-truth \
             diffusion views. Unless --no-baselines, the dataset's training subjects give nearest_subject, \
-            mean_head and condition_copy. With --identity, CSIM beside PSNR and SSIM. Writes OUT/metrics.json and \
+            mean_head and condition_copy. With --identity, CSIM beside PSNR and SSIM; with --lpips, LPIPS. Writes OUT/metrics.json and \
             OUT/table.md.
             """)
 
@@ -31,6 +31,8 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(help: "Leave out the training-set baselines.") var noBaselines = false
     @Option(help: "An identity encoder (model.kind identity run or step folder) to measure CSIM with; use one trained apart from any used for guidance.")
     var identity: String?
+    @Option(help: "LPIPS weights: the lpips package's LPIPS(net='vgg') state_dict as safetensors (scripts/peers/export_lpips_weights.py).")
+    var lpips: String?
     @Option(help: "How α is drawn: any or front.") var condition: ViewSelection.RingCondition = .any
     @Option(help: "Seed of the α draws (data-tools baselines --seed).") var selectionSeed: UInt64 = 0
     @Option(help: "Score only the first N held-out subjects.") var subjects: Int?
@@ -58,7 +60,8 @@ struct EvaluateCommand: ParsableCommand {
         let train = noBaselines ? nil : try ShardedDataset(dataset, split: IdentitySplit.train)
         let report = try PipelineEvaluation.run(heldOut: heldOut, train: train, pipelines: pipelines, upperBounds: upperBounds,
                                                 condition: condition, selectionSeed: selectionSeed, sampling: sampling, seed: sampler.seed,
-                                                subjects: subjects, identity: try identity.map { ($0, try IdentityEncoder.load(path: $0).encoder) }) { FileHandle.standardError.write(Data(("  " + $0 + "\n").utf8)) }
+                                                subjects: subjects, identity: try identity.map { ($0, try IdentityEncoder.load(path: $0).encoder) },
+                                                lpips: try lpips.map { ($0, try LPIPS(weightsFile: $0)) }) { FileHandle.standardError.write(Data(("  " + $0 + "\n").utf8)) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
