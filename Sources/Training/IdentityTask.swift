@@ -14,9 +14,19 @@ import Tensors
 /// held-out subjects' ring views (azimuth 0 the face's front, 90° and 270° the sides, 180° the
 /// back) and reports verification and cosine statistics (`IdentityVerification`). The
 /// checkpoint's `identity_config` metadata rebuilds the encoder. Keys: see recipes/README.md.
+///
+/// Beside (or instead of) the margin loss, `contrastive_weight` adds the supervised contrastive
+/// loss over the batch's images, and `partner_variants` joins each sample with another subject of
+/// its identity (another appearance variant, its own random views): without it two variants of
+/// one identity rarely share a batch, and nothing pulls their embeddings together but the centres.
 public final class IdentityTask: TrainingTask {
     let encoder: IdentityEncoder
     private(set) var loss: AngularMarginLoss
+    let marginLossWeight: Float
+    let contrastive: SupervisedContrastiveLoss
+    let contrastiveWeight: Float
+    /// Per training sample, the other samples of its identity (empty without `partner_variants`).
+    let partnersOfSample: [[Int]]
     /// Steps of a linear ramp of the margin from 0 to the configured one: with many identities
     /// and few images of each per batch, the full margin from the first step keeps every target
     /// logit below the others and the classes never form.
@@ -36,7 +46,9 @@ public final class IdentityTask: TrainingTask {
     public var summary: String {
         let c = encoder.configuration
         let ramp = marginWarmupSteps > 0 ? ", ramped from 0 over \(marginWarmupSteps) steps" : ""
-        return "additive angular margin loss (s \(loss.scale), m \(c.margin)\(ramp)) over \(c.classes) training identities; "
+        let contrast = contrastiveWeight > 0 ? " + \(contrastiveWeight) × supervised contrastive loss (τ \(contrastive.temperature))" : ""
+        let partners = partnersOfSample.isEmpty ? "" : ", each sample with a partner variant of its identity"
+        return "\(marginLossWeight) × additive angular margin loss (s \(loss.scale), m \(c.margin)\(ramp))\(contrast) over \(c.classes) training identities\(partners); "
             + "encoder block_out_channels \(c.blockOutChannels), layers_per_block \(c.layersPerBlock), "
             + "\(c.embeddingDimension)-d embedding at \(c.resolution)²"
     }
@@ -51,6 +63,13 @@ public final class IdentityTask: TrainingTask {
         c.marginScale = Float(try m.double("margin_scale", default: 64, min: 0, exclusiveMin: true))
         c.margin = Float(try m.double("margin", default: 0.5, min: 0, max: Double.pi / 2 - 1e-3))
         marginWarmupSteps = try m.int("margin_warmup_steps", default: 0, min: 0)
+        marginLossWeight = Float(try m.double("margin_loss_weight", default: 1, min: 0))
+        contrastiveWeight = Float(try m.double("contrastive_weight", default: 0, min: 0))
+        contrastive = SupervisedContrastiveLoss(temperature: Float(try m.double("contrastive_temperature", default: 0.1, min: 0, exclusiveMin: true)))
+        guard marginLossWeight > 0 || contrastiveWeight > 0 else {
+            throw m.error("margin_loss_weight", nil, "and contrastive_weight are both 0: nothing to train")
+        }
+        let partnerVariants = try m.bool("partner_variants", default: false)
         let fraction = try m.double("identity_fraction", default: 1, min: 0, max: 1, exclusiveMin: true)
         let subsetSeed = UInt64(try m.int("identity_subset_seed", default: 0, min: 0))
 
@@ -68,6 +87,12 @@ public final class IdentityTask: TrainingTask {
         }
         let classOf = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($0.element, $0.offset) })
         classOfSample = (0..<train.count).map { classOf[train.identity($0)] }
+        if partnerVariants {
+            let samplesOf = Dictionary(grouping: 0..<train.count, by: train.identity)
+            partnersOfSample = (0..<train.count).map { s in samplesOf[train.identity(s)]!.filter { $0 != s } }
+        } else {
+            partnersOfSample = []
+        }
         c.classes = kept.count
         if let problem = c.problem {
             // Each problem starts with the key it is about: blame that key where the recipe wrote it.
@@ -117,15 +142,44 @@ public final class IdentityTask: TrainingTask {
         warmup > 0 ? full * Float(min(step, warmup)) / Float(warmup) : full
     }
 
-    public func loss(on batch: Batch, rng: inout Philox) -> (loss: Tensor, metrics: [String: Double]) {
+    /// Each sample's partner for this epoch: one of the other subjects of its identity, in turn
+    /// epoch by epoch (the sample itself, with other random views, when it has none).
+    static func partner(among others: [Int], sample: Int, epoch: Int) -> Int {
+        others.isEmpty ? sample : others[(epoch + sample) % others.count]
+    }
+
+    /// The batch's images, then its partners' (same views per sample, drawn by their own
+    /// stream), [images, 3, H, W], and each image's sample.
+    func images(of batch: Batch) -> (images: Tensor, samples: [Int]) {
         let s = batch.images.shape
-        let images = batch.images.reshaped([s[0] * s[1], s[2], s[3], s[4]])
-        let classes = batch.samples.map { classOfSample[$0] }
-        let labels = classes.flatMap { Array(repeating: $0 ?? 0, count: s[1]) }
-        let weights = classes.flatMap { Array(repeating: Float($0 == nil ? 0 : 1), count: s[1]) }
+        let own = batch.images.reshaped([s[0] * s[1], s[2], s[3], s[4]])
+        guard !partnersOfSample.isEmpty else { return (own, batch.samples.flatMap { Array(repeating: $0, count: s[1]) }) }
+        let partners = batch.samples.map { Self.partner(among: partnersOfSample[$0], sample: $0, epoch: batch.cursor.epoch) }
+        let assembler = BatchAssembler(dataset: train, selection: viewSelection, background: background, seed: seed ^ 0x7061_7274_6e65_7273)
+        var scratch = [UInt8]()
+        let theirs: Batch
+        do { theirs = try assembler.assemble(partners, cursor: batch.cursor, next: batch.next, scratch: &scratch) } catch {
+            check(false, "identity partner variants: \(error)")
+            fatalError()
+        }
+        return (concat([own, theirs.images.reshaped(own.shape)], axis: 0),
+                (batch.samples + partners).flatMap { Array(repeating: $0, count: s[1]) })
+    }
+
+    public func loss(on batch: Batch, rng: inout Philox) -> (loss: Tensor, metrics: [String: Double]) {
+        let (images, samples) = images(of: batch)
+        let classes = samples.map { classOfSample[$0] }
+        let labels = classes.map { $0 ?? 0 }
+        let weights = classes.map { Float($0 == nil ? 0 : 1) }
         let embeddings = encoder(images, training: true)
         let centres = encoder.classCentres!.value
-        let value = loss(embeddings: embeddings, centres: centres, labels: labels, weights: weights)
+        var value = loss(embeddings: embeddings, centres: centres, labels: labels, weights: weights) * marginLossWeight
+        var metrics: [String: Double] = [:]
+        if contrastiveWeight > 0 {
+            let term = contrastive(embeddings: embeddings, labels: classes)
+            metrics["contrastive_loss"] = Double(term.item)
+            value = value + term * contrastiveWeight
+        }
         // Nearest-centre accuracy on the counted images: how well the classes separate.
         let cosines = withoutGradients { matmul(embeddings, l2Normalized(centres), transposeB: true) }
         var correct = 0.0, counted = 0.0
@@ -135,7 +189,8 @@ public final class IdentityTask: TrainingTask {
             if row.indices.max(by: { row[$0] < row[$1] }) == labels[i] { correct += 1 }
             counted += 1
         }
-        return (value, ["accuracy": counted > 0 ? correct / counted : 0])
+        metrics["accuracy"] = counted > 0 ? correct / counted : 0
+        return (value, metrics)
     }
 
     /// The held-out views evaluation embeds: azimuths 0, 45, 90, 135, 180, 270, 315° in that order.

@@ -3,6 +3,7 @@ import Datasets
 import Distributed
 import Foundation
 import Identity
+import Tensors
 import TestSupport
 import XCTest
 @testable import Training
@@ -76,6 +77,34 @@ final class IdentityTaskTests: XCTestCase {
         let fixed = try TaskCatalog.make(try Recipe.load(file: Self.recipe(run: "fixed"))) as! IdentityTask
         fixed.willTrain(step: 0)
         XCTAssertEqual(fixed.loss.margin, 0.2)
+    }
+
+    /// With partner variants every sample brings another subject of its identity (here, with
+    /// one variant per identity, itself with other random views): twice the images, labelled by
+    /// sample, and the contrastive term logged.
+    func testPartnerVariantsJoinEachSampleAndTheContrastiveLossIsLogged() throws {
+        let recipe = try Recipe.load(file: Self.recipe(run: "partners", model: ", partner_variants: true, contrastive_weight: 0.5, margin_loss_weight: 0"))
+        let task = try TaskCatalog.make(recipe) as! IdentityTask
+        XCTAssertTrue(task.summary.contains("0.5 × supervised contrastive loss (τ 0.1)") && task.summary.contains("partner variant"), task.summary)
+        let assembler = BatchAssembler(dataset: task.train, selection: task.viewSelection, background: .random, seed: 1)
+        var scratch = [UInt8]()
+        let batch = try assembler.assemble([0, 2], cursor: .init(epoch: 1, step: 0), next: .init(), scratch: &scratch)
+        let (images, samples) = task.images(of: batch)
+        XCTAssertEqual(images.shape, [12, 3, 32, 32])
+        XCTAssertEqual(samples, [0, 0, 0, 2, 2, 2, 0, 0, 0, 2, 2, 2])
+        XCTAssertNotEqual(images.sliced(axis: 0, range: 0..<6).scalars, images.sliced(axis: 0, range: 6..<12).scalars)
+        var rng = Philox(seed: 0, stream: 0)
+        let (loss, metrics) = task.loss(on: batch, rng: &rng)
+        let contrastive = try XCTUnwrap(metrics["contrastive_loss"])
+        XCTAssertEqual(Double(loss.item), 0.5 * contrastive, accuracy: 1e-5)
+        XCTAssertGreaterThan(contrastive, 0)
+
+        XCTAssertEqual((0..<4).map { IdentityTask.partner(among: [5, 9], sample: 2, epoch: $0) }, [5, 9, 5, 9])
+        XCTAssertEqual(IdentityTask.partner(among: [], sample: 3, epoch: 7), 3)
+        do {
+            _ = try TaskCatalog.make(try Recipe.load(file: Self.recipe(run: "nothing", model: ", margin_loss_weight: 0")))
+            XCTFail("no error with both loss weights 0")
+        } catch { XCTAssertTrue("\(error)".contains("model.margin_loss_weight"), "\(error)") }
     }
 
     func testIdentitySubsetsDifferBySeedAndKeysAreChecked() throws {
