@@ -23,19 +23,10 @@ public struct LPIPS {
     /// `scaling_layer.*` or the `lins.*` aliases, are ignored). Throws `PerceptualLossError`
     /// naming the file and every missing or misshaped key.
     public init(weightsFile: String) throws {
-        guard FileManager.default.fileExists(atPath: weightsFile) else {
-            throw PerceptualLossError(file: weightsFile, "no such file (the LPIPS VGG16 weights)")
-        }
-        let file = try SafetensorsFile(path: weightsFile)
         network = LPIPSNetwork()
-        network.setFrozen(true)
-        store = ParameterStore(model: network, trainable: false)
-        var weights: [String: Tensor] = [:]
-        for e in store.entries where file.entries[e.name] != nil { weights[e.name] = try file.tensor(e.name) }
-        do { try store.load(weights) } catch let error as ParameterLoadError {
-            throw PerceptualLossError(file: weightsFile, "\(error) (expected the lpips package's LPIPS(net='vgg') names, "
-                                      + "net.slice1.0.weight … net.slice5.28.bias and lin0.model.1.weight … lin4.model.1.weight)")
-        }
+        store = try loadFrozenWeights(of: network, from: weightsFile, what: "the LPIPS VGG16 weights",
+                                      expected: "expected the lpips package's LPIPS(net='vgg') names, "
+                                        + "net.slice1.0.weight … net.slice5.28.bias and lin0.model.1.weight … lin4.model.1.weight")
     }
 
     /// a, b: [N, 3, H, W] in [0, 1], H and W ≥ 16. The N distances, pair by pair.

@@ -83,20 +83,9 @@ public struct PerceptualLoss {
     /// or a classifier, are ignored). Throws `PerceptualLossError` naming the file and every
     /// missing or misshaped key.
     public init(weightsFile: String) throws {
-        guard FileManager.default.fileExists(atPath: weightsFile) else {
-            throw PerceptualLossError(file: weightsFile, "no such file (the VGG19 weights for the perceptual loss)")
-        }
-        let file = try SafetensorsFile(path: weightsFile)
         network = VGGFeatures()
-        network.setFrozen(true)
-        store = ParameterStore(model: network, trainable: false)
-        // Only the keys the network has: `load` then reports exactly the missing and misshaped ones.
-        var weights: [String: Tensor] = [:]
-        for e in store.entries where file.entries[e.name] != nil { weights[e.name] = try file.tensor(e.name) }
-        do { try store.load(weights) } catch let error as ParameterLoadError {
-            throw PerceptualLossError(file: weightsFile, "\(error) (expected torchvision vgg19().features names, "
-                                      + "features.0.weight … features.30.bias)")
-        }
+        store = try loadFrozenWeights(of: network, from: weightsFile, what: "the VGG19 weights for the perceptual loss",
+                                      expected: "expected torchvision vgg19().features names, features.0.weight … features.30.bias")
     }
 
     /// prediction, target: [N, 3, H, W] in [0, 1], H and W ≥ 16. Returns a scalar.
