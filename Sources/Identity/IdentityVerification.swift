@@ -9,14 +9,18 @@ public struct IdentityVerification {
     /// Genuine and impostor cosines of front-to-side pairs (each subject's front view against
     /// every subject's side views), front-to-back pairs, and all pairs of distinct images.
     public let frontSide, frontBack, all: (genuine: [Double], impostor: [Double])
+    /// The front-to-side genuine pairs between two different subjects of one identity (another
+    /// appearance variant: other hair, clothes, expression), the hard half of `frontSide.genuine`;
+    /// the impostors are `frontSide`'s.
+    public let frontSideOtherSubject: (genuine: [Double], impostor: [Double])
 
     public init(embeddings: [[Float]], identities: [String], viewsPerSubject views: Int, front: Int, sides: [Int], back: Int) {
         check(embeddings.count == identities.count * views, "IdentityVerification: \(embeddings.count) embeddings for \(identities.count) subjects × \(views) views")
         func cosine(_ a: Int, _ b: Int) -> Double { zip(embeddings[a], embeddings[b]).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
-        func pairs(_ first: Int, _ second: [Int]) -> (genuine: [Double], impostor: [Double]) {
+        func pairs(_ first: Int, _ second: [Int], otherSubjectsOnly: Bool = false) -> (genuine: [Double], impostor: [Double]) {
             var genuine: [Double] = [], impostor: [Double] = []
             for i in identities.indices {
-                for j in identities.indices {
+                for j in identities.indices where !(otherSubjectsOnly && i == j) {
                     for view in second {
                         let c = cosine(i * views + first, j * views + view)
                         if identities[i] == identities[j] { genuine.append(c) } else { impostor.append(c) }
@@ -26,6 +30,7 @@ public struct IdentityVerification {
             return (genuine, impostor)
         }
         frontSide = pairs(front, sides)
+        frontSideOtherSubject = pairs(front, sides, otherSubjectsOnly: true)
         frontBack = pairs(front, [back])
         var genuine: [Double] = [], impostor: [Double] = []
         for a in embeddings.indices {
@@ -52,12 +57,13 @@ public struct IdentityVerification {
     /// The evaluation's scalars, under the names metrics.jsonl and BENCHMARKS.md use.
     public var metrics: [String: Double] {
         var out: [String: Double] = [:]
-        for (name, set) in [("front_side", frontSide), ("all", all)] {
+        for (name, set) in [("front_side", frontSide), ("front_side_other_subject", frontSideOtherSubject), ("all", all)] {
             for (far, label) in [(1e-3, "1e-3"), (1e-2, "1e-2")] {
                 out["tar_at_far_\(label)_\(name)"] = Self.trueAcceptRate(genuine: set.genuine, impostor: set.impostor, falseAcceptRate: far)
             }
         }
         out["cosine_same_front_side"] = Self.mean(frontSide.genuine)
+        out["cosine_same_front_side_other_subject"] = Self.mean(frontSideOtherSubject.genuine)
         out["cosine_same_front_back"] = Self.mean(frontBack.genuine)
         out["cosine_different_front_side"] = Self.mean(frontSide.impostor)
         out["cosine_different"] = Self.mean(all.impostor)

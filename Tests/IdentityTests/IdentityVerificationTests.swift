@@ -26,5 +26,22 @@ final class IdentityVerificationTests: XCTestCase {
         XCTAssertEqual(m["cosine_same_front_back"]!, 0.9, accuracy: 1e-6)  // A: 1, 1; B: 0.8, 0.8
         XCTAssertEqual(m["cosine_different_front_side"]!, 0, accuracy: 1e-12)
         XCTAssertEqual(m["tar_at_far_1e-2_front_side"]!, 1)
+        // Other subjects of the same identity only: A's two subjects, B's two (i ≠ j), both ways.
+        XCTAssertEqual(v.frontSideOtherSubject.genuine.count, 4)
+        XCTAssertEqual(v.frontSideOtherSubject.impostor.count, 8)
+        XCTAssertEqual(m["cosine_same_front_side_other_subject"]!, 1, accuracy: 1e-12)
+    }
+
+    /// A subject recognised only by itself (its own views agree, its other variant's do not)
+    /// passes on all genuine pairs half the time and on other-subject pairs never.
+    func testOtherSubjectPairsSeparateVariantsFromIdentities() {
+        let x: [Float] = [1, 0, 0, 0], y: [Float] = [0, 1, 0, 0], z: [Float] = [0, 0, 1, 0], w: [Float] = [0, 0, 0, 1]
+        // Identity A: subjects with x and y; identity B: subjects with z and w; 2 views (front, side).
+        let v = IdentityVerification(embeddings: [x, x, y, y, z, z, w, w], identities: ["A", "A", "B", "B"], viewsPerSubject: 2,
+                                     front: 0, sides: [1], back: 1)
+        let m = v.metrics
+        XCTAssertEqual(m["tar_at_far_1e-2_front_side"]!, 0.5)
+        XCTAssertEqual(m["tar_at_far_1e-2_front_side_other_subject"]!, 0)
+        XCTAssertEqual(m["cosine_same_front_side_other_subject"]!, 0)
     }
 }
