@@ -54,11 +54,7 @@ public final class LPIPSNetwork: Module {
     public let linear: [Parameter]
 
     public init() {
-        var inChannels = 3
-        convolutions = Self.layout.map { layer in
-            defer { inChannels = layer.channels }
-            return Conv2d(inChannels, layer.channels, kernelSize: 3, padding: 1)
-        }
+        convolutions = VGGFeatures.stack(outChannels: Self.layout.map(\.channels))
         linear = Self.layout.filter(\.tap).map { Parameter(shape: [1, $0.channels, 1, 1], initializer: .zeros) }
     }
 

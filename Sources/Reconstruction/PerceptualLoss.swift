@@ -27,12 +27,11 @@ public final class VGGFeatures: Module {
 
     public let convolutions: [Conv2d]
 
-    public init() {
-        var inChannels = 3
-        convolutions = Self.layout.map { layer in
-            defer { inChannels = layer.channels }
-            return Conv2d(inChannels, layer.channels, kernelSize: 3, padding: 1)
-        }
+    public init() { convolutions = Self.stack(outChannels: Self.layout.map(\.channels)) }
+
+    /// VGG's chain of 3×3 convolutions (padding 1) from RGB through `outChannels`.
+    static func stack(outChannels: [Int]) -> [Conv2d] {
+        zip([3] + outChannels.dropLast(), outChannels).map { Conv2d($0, $1, kernelSize: 3, padding: 1) }
     }
 
     public var namedChildren: [(String, any Module)] {
