@@ -17,10 +17,10 @@ public struct IdentityVerification {
     public init(embeddings: [[Float]], identities: [String], viewsPerSubject views: Int, front: Int, sides: [Int], back: Int) {
         check(embeddings.count == identities.count * views, "IdentityVerification: \(embeddings.count) embeddings for \(identities.count) subjects × \(views) views")
         func cosine(_ a: Int, _ b: Int) -> Double { zip(embeddings[a], embeddings[b]).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
-        func pairs(_ first: Int, _ second: [Int], otherSubjectsOnly: Bool = false) -> (genuine: [Double], impostor: [Double]) {
+        func pairs(_ first: Int, _ second: [Int]) -> (genuine: [Double], impostor: [Double]) {
             var genuine: [Double] = [], impostor: [Double] = []
             for i in identities.indices {
-                for j in identities.indices where !(otherSubjectsOnly && i == j) {
+                for j in identities.indices {
                     for view in second {
                         let c = cosine(i * views + first, j * views + view)
                         if identities[i] == identities[j] { genuine.append(c) } else { impostor.append(c) }
@@ -30,7 +30,11 @@ public struct IdentityVerification {
             return (genuine, impostor)
         }
         frontSide = pairs(front, sides)
-        frontSideOtherSubject = pairs(front, sides, otherSubjectsOnly: true)
+        // Genuine pairs alone: leaving out i = j changes none of the impostors.
+        let otherSubject = identities.indices.flatMap { i in
+            identities.indices.filter { $0 != i && identities[$0] == identities[i] }.flatMap { j in sides.map { cosine(i * views + front, j * views + $0) } }
+        }
+        frontSideOtherSubject = (otherSubject, frontSide.impostor)
         frontBack = pairs(front, [back])
         var genuine: [Double] = [], impostor: [Double] = []
         for a in embeddings.indices {

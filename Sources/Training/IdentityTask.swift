@@ -27,6 +27,8 @@ public final class IdentityTask: TrainingTask {
     let contrastiveWeight: Float
     /// Per training sample, the other samples of its identity (empty without `partner_variants`).
     let partnersOfSample: [[Int]]
+    /// Reads the partners' views, by a stream of its own (nil without `partner_variants`).
+    let partnerAssembler: BatchAssembler?
     /// Steps of a linear ramp of the margin from 0 to the configured one: with many identities
     /// and few images of each per batch, the full margin from the first step keeps every target
     /// logit below the others and the classes never form.
@@ -119,6 +121,8 @@ public final class IdentityTask: TrainingTask {
         background = Background(rawValue: recipe.data.background) ?? .white
         seed = recipe.seed
         viewSelection = .random(inputs: recipe.views.inputs, supervision: 0, nearInputs: false)
+        partnerAssembler = partnerVariants
+            ? BatchAssembler(dataset: train, selection: viewSelection, background: background, seed: seed ^ 0x7061_7274_6e65_7273) : nil
     }
 
     /// `fraction` of `identities` (at least one), chosen by ranking them by a hash of (seed, name):
@@ -155,12 +159,10 @@ public final class IdentityTask: TrainingTask {
         let own = batch.images.reshaped([s[0] * s[1], s[2], s[3], s[4]])
         guard !partnersOfSample.isEmpty else { return (own, batch.samples.flatMap { Array(repeating: $0, count: s[1]) }) }
         let partners = batch.samples.map { Self.partner(among: partnersOfSample[$0], sample: $0, epoch: batch.cursor.epoch) }
-        let assembler = BatchAssembler(dataset: train, selection: viewSelection, background: background, seed: seed ^ 0x7061_7274_6e65_7273)
         var scratch = [UInt8]()
         let theirs: Batch
-        do { theirs = try assembler.assemble(partners, cursor: batch.cursor, next: batch.next, scratch: &scratch) } catch {
-            check(false, "identity partner variants: \(error)")
-            fatalError()
+        do { theirs = try partnerAssembler!.assemble(partners, cursor: batch.cursor, next: batch.next, scratch: &scratch) } catch {
+            fatalError("identity partner variants: \(error)")
         }
         return (concat([own, theirs.images.reshaped(own.shape)], axis: 0),
                 (batch.samples + partners).flatMap { Array(repeating: $0, count: s[1]) })
