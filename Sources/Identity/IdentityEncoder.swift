@@ -6,7 +6,8 @@ import Tensors
 /// into a linear layer, standardised per dimension (`EmbeddingBatchNorm`, ArcFace's `features`)
 /// and L2-normalised. Trained with the additive angular margin loss
 /// (`AngularMarginLoss`) against `class_centres`, one row per training identity, which inference
-/// never uses. Images are RGB in [0, 1]; others than `resolution`² are resized bilinearly first.
+/// never uses. Images are RGB in [0, 1]; the configuration's face box is cut out of them and
+/// resized bilinearly to `resolution`² when it is not that size already.
 public final class IdentityEncoder: Module {
     public let configuration: IdentityEncoderConfiguration
     public let convIn: Conv2d
@@ -46,11 +47,27 @@ public final class IdentityEncoder: Module {
     public func callAsFunction(_ images: Tensor, training: Bool = false) -> Tensor {
         check(images.rank == 4 && images.shape[1] == 3, "IdentityEncoder needs RGB images [N, 3, H, W], got \(images.shape)")
         let side = configuration.resolution
-        let sized = images.shape[2] == side && images.shape[3] == side ? images : images.resizedBilinear(height: side, width: side)
+        let face = faceCrop(images)
+        let sized = face.shape[2] == side && face.shape[3] == side ? face : face.resizedBilinear(height: side, width: side)
         var h = convIn(sized * 2 - 1)
         for stage in stages { h = stage(h) }
         h = normOut.withSiLU(h)
         return l2Normalized(features(embedding(h.reshaped([h.shape[0], h.count / h.shape[0]])), training: training))
+    }
+}
+
+extension IdentityEncoder {
+    /// The configuration's face box cut out of images [N, 3, H, W] (rows from H, columns from W,
+    /// rounded to whole pixels); the images themselves when the box is the whole image.
+    public func faceCrop(_ images: Tensor) -> Tensor {
+        guard !configuration.seesWholeImage else { return images }
+        let (h, w) = (images.shape[2], images.shape[3])
+        func span(_ start: Float, _ side: Float, _ n: Int) -> Range<Int> {
+            let first = min(n - 1, Int((start * Float(n)).rounded()))
+            return first ..< min(n, first + max(1, Int((side * Float(n)).rounded())))
+        }
+        let box = configuration.faceBox
+        return images.sliced(axis: 2, range: span(box[0], box[2], h)).sliced(axis: 3, range: span(box[1], box[2], w))
     }
 }
 

@@ -52,7 +52,7 @@ public final class IdentityTask: TrainingTask {
         let partners = partnersOfSample.isEmpty ? "" : ", each sample with a partner variant of its identity"
         return "\(marginLossWeight) × additive angular margin loss (s \(loss.scale), m \(c.margin)\(ramp))\(contrast) over \(c.classes) training identities\(partners); "
             + "encoder block_out_channels \(c.blockOutChannels), layers_per_block \(c.layersPerBlock), "
-            + "\(c.embeddingDimension)-d embedding at \(c.resolution)²"
+            + "\(c.embeddingDimension)-d embedding at \(c.resolution)²" + (c.seesWholeImage ? "" : " of the face box \(c.faceBox)")
     }
 
     public init(recipe: Recipe) throws {
@@ -62,6 +62,7 @@ public final class IdentityTask: TrainingTask {
         c.layersPerBlock = try m.int("layers_per_block", default: c.layersPerBlock, min: 1)
         c.normNumGroups = try m.int("norm_num_groups", default: c.normNumGroups, min: 1)
         c.embeddingDimension = try m.int("embedding_dimension", default: c.embeddingDimension, min: 1)
+        c.faceBox = try m.doubles("face_box", default: c.faceBox.map(Double.init)).map(Float.init)
         c.marginScale = Float(try m.double("margin_scale", default: 64, min: 0, exclusiveMin: true))
         c.margin = Float(try m.double("margin", default: 0.5, min: 0, max: Double.pi / 2 - 1e-3))
         marginWarmupSteps = try m.int("margin_warmup_steps", default: 0, min: 0)

@@ -57,6 +57,12 @@ final class IdentityEncoderTests: XCTestCase {
         let c = try IdentityEncoderConfiguration.fromJSON(#"{"version": 1, "classes": 7}"#)
         XCTAssertEqual(c.classes, 7)
         XCTAssertEqual(c.blockOutChannels, IdentityEncoderConfiguration().blockOutChannels)
+        XCTAssertTrue(c.seesWholeImage, "version 1 encoders saw whole images")
+        for box: [Float] in [[0.5, 0, 0.6], [0, 0, 0], [0, 0], [-0.1, 0, 0.5]] {
+            var boxed = IdentityEncoderConfiguration()
+            boxed.faceBox = box
+            XCTAssertTrue(boxed.problem?.hasPrefix("face_box") == true, "\(box): \(boxed.problem ?? "accepted")")
+        }
         var bad = IdentityEncoderConfiguration()
         bad.resolution = 60
         XCTAssertNotNil(bad.problem)
@@ -64,6 +70,22 @@ final class IdentityEncoderTests: XCTestCase {
         bad.normNumGroups = 5
         XCTAssertNotNil(bad.problem)
         XCTAssertNil(IdentityEncoderConfiguration().problem)
+    }
+
+    /// With a face box, an image's embedding is the whole-image encoder's embedding of the box
+    /// cut out of it (same weights): rows 3..<9 and columns 5..<13 of a 16 × 20 image (the box is a fraction of each side), not the image resized.
+    func testFaceBoxEmbedsTheBoxCutOutOfTheImage() throws {
+        var boxed = Self.tinyConfiguration()
+        boxed.faceBox = [0.1875, 0.25, 0.375]
+        let whole = IdentityEncoder(Self.tinyConfiguration()), encoder = IdentityEncoder(boxed)
+        let store = ParameterStore(model: whole, seed: 3)
+        try ParameterStore(model: encoder, seed: 4).load(store.stateDictionary())
+        var rng = Philox(seed: 5, stream: 0)
+        let images = Tensor.uniform([2, 3, 16, 20], low: 0, high: 1, rng: &rng)
+        XCTAssertEqual(encoder.faceCrop(images).shape, [2, 3, 6, 8])
+        let cut = images.sliced(axis: 2, range: 3 ..< 9).sliced(axis: 3, range: 5 ..< 13)
+        XCTAssertEqual(withoutGradients { encoder(images) }.scalars, withoutGradients { whole(cut) }.scalars)
+        XCTAssertNotEqual(withoutGradients { encoder(images) }.scalars, withoutGradients { whole(images) }.scalars)
     }
 
     /// Gradients reach the images through a frozen (loaded, slot-less) encoder: what the identity

@@ -128,5 +128,10 @@ final class IdentityTaskTests: XCTestCase {
         XCTAssertTrue(error(", margin_warmup_steps: -1").contains("model.margin_warmup_steps"), error(", margin_warmup_steps: -1"))
         let groups = error("", groups: 3)
         XCTAssertTrue(groups.contains("model.norm_num_groups") && groups.contains("does not divide 8"), groups)
+        let box = error(", face_box: [0.5, 0.2, 0.6]")
+        XCTAssertTrue(box.contains("model.face_box") && box.contains("the square inside it"), box)
+        let boxed = try TaskCatalog.make(try Recipe.load(file: Self.recipe(run: "box", model: ", face_box: [0.25, 0.25, 0.5]"))) as! IdentityTask
+        XCTAssertEqual(boxed.encoder.configuration.faceBox, [0.25, 0.25, 0.5])
+        XCTAssertTrue(boxed.summary.contains("of the face box [0.25, 0.25, 0.5]"), boxed.summary)
     }
 }
