@@ -49,7 +49,7 @@ public final class IdentityTask: TrainingTask {
         let c = encoder.configuration
         let ramp = marginWarmupSteps > 0 ? ", ramped from 0 over \(marginWarmupSteps) steps" : ""
         let contrast = contrastiveWeight > 0 ? " + \(contrastiveWeight) × supervised contrastive loss (τ \(contrastive.temperature))" : ""
-        let partners = partnersOfSample.isEmpty ? "" : ", each sample with a partner variant of its identity"
+        let partners = partnerAssembler == nil ? "" : ", each sample with a partner variant of its identity"
         return "\(marginLossWeight) × additive angular margin loss (s \(loss.scale), m \(c.margin)\(ramp))\(contrast) over \(c.classes) training identities\(partners); "
             + "encoder block_out_channels \(c.blockOutChannels), layers_per_block \(c.layersPerBlock), "
             + "\(c.embeddingDimension)-d embedding at \(c.resolution)²" + (c.seesWholeImage ? "" : " of the face box \(c.faceBox)")
@@ -158,11 +158,11 @@ public final class IdentityTask: TrainingTask {
     func images(of batch: Batch) -> (images: Tensor, samples: [Int]) {
         let s = batch.images.shape
         let own = batch.images.reshaped([s[0] * s[1], s[2], s[3], s[4]])
-        guard !partnersOfSample.isEmpty else { return (own, batch.samples.flatMap { Array(repeating: $0, count: s[1]) }) }
+        guard let partnerAssembler else { return (own, batch.samples.flatMap { Array(repeating: $0, count: s[1]) }) }
         let partners = batch.samples.map { Self.partner(among: partnersOfSample[$0], sample: $0, epoch: batch.cursor.epoch) }
         var scratch = [UInt8]()
         let theirs: Batch
-        do { theirs = try partnerAssembler!.assemble(partners, cursor: batch.cursor, next: batch.next, scratch: &scratch) } catch {
+        do { theirs = try partnerAssembler.assemble(partners, cursor: batch.cursor, next: batch.next, scratch: &scratch) } catch {
             fatalError("identity partner variants: \(error)")
         }
         return (concat([own, theirs.images.reshaped(own.shape)], axis: 0),
